@@ -21,6 +21,8 @@ export interface ReplayOptions {
   ruleMatching?: RuleMatching;
   hostname?: string;
   color?: boolean;
+  /** Generated functions instead of closures (see src/rules/codegen.ts). */
+  codegen?: boolean;
 }
 
 export interface ReplayIO {
@@ -33,6 +35,7 @@ export async function replayFiles(files: string[], opts: ReplayOptions, io: Repl
   const engine = new Engine({
     tables: defaultTables(),
     ruleMatching: opts.ruleMatching ?? 'first',
+    codegen: !!opts.codegen,
     ...(opts.hostname ? { hostname: opts.hostname } : {}),
   });
   if (opts.minPriority) {

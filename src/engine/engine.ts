@@ -62,6 +62,8 @@ export interface EngineOptions {
   /** Rules less severe than this (a larger number) are loaded but not run. Default Debug (7). */
   minPriority?: number;
   hostname?: string;
+  /** Compile conditions to generated functions rather than closures (both are benchmarked). */
+  codegen?: boolean;
 }
 
 export class Engine {
@@ -81,11 +83,11 @@ export class Engine {
   }
 
   loadFiles(paths: string[]): LoadResult {
-    return this.install(loadRuleFiles(paths, { tables: this.opts.tables }));
+    return this.install(loadRuleFiles(paths, { tables: this.opts.tables, codegen: this.opts.codegen }));
   }
 
   loadSources(files: RulesSource[]): LoadResult {
-    return this.install(loadRules(files, { tables: this.opts.tables }));
+    return this.install(loadRules(files, { tables: this.opts.tables, codegen: this.opts.codegen }));
   }
 
   /** All compiled rules, in load order. */

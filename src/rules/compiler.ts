@@ -16,6 +16,7 @@ import { type CompiledOutput, compileOutput } from './output.ts';
 import { ParseError, parseCondition, parseFieldExprAt } from './parser.ts';
 import { regexIsTrivial } from './values.ts';
 import { keyValues } from './keyvalues.ts';
+import { compileNodeCodegen } from './codegen.ts';
 import { EVENT_CODE_WARN_THRESHOLD, SYSCALL_EVENT_CODE_TOTAL, eventCodesFor } from '../fields/syscall/catalog.ts';
 
 export interface CompiledRule {
@@ -49,6 +50,8 @@ export interface CompileRulesOptions {
   tables: Map<string, FieldTable<unknown>>;
   /** One registry per source, shared by all its rules (memo slots). */
   slots: Map<string, SlotRegistry>;
+  /** Compile conditions to generated functions instead of closures (see codegen.ts). */
+  codegen?: boolean;
 }
 
 const MAX_DEPTH = 1000;
@@ -329,7 +332,7 @@ export class RuleCompiler {
     // (6) compile.
     let pred: Pred;
     try {
-      pred = compileNode(ast, { table, slots });
+      pred = this.opts.codegen ? compileNodeCodegen(ast, { table, slots }) : compileNode(ast, { table, slots });
     } catch (e) {
       if (e instanceof CompileError) return fail(e, 'LOAD_ERR_COMPILE_CONDITION', 'condition');
       throw e;

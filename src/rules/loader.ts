@@ -22,6 +22,8 @@ export interface LoadOptions {
   plugins?: Record<string, string>;
   /** Memo slot registries per source (shared with an existing engine, or fresh). */
   slots?: Map<string, SlotRegistry>;
+  /** Generated functions instead of closures for conditions (measured in bench/). */
+  codegen?: boolean;
 }
 
 export interface LoadResult {
@@ -52,7 +54,7 @@ export function loadRules(files: RulesSource[], opts: LoadOptions): LoadResult {
   }
   const slots = opts.slots ?? new Map<string, SlotRegistry>();
   let rules: CompiledRule[] = [];
-  if (!diags.hasErrors) rules = new RuleCompiler(col, { diags, tables: opts.tables, slots }).compileAll();
+  if (!diags.hasErrors) rules = new RuleCompiler(col, { diags, tables: opts.tables, slots, codegen: opts.codegen }).compileAll();
   return {
     ok: !diags.hasErrors,
     diagnostics: diags.list,

@@ -610,7 +610,8 @@ for (const family of ['containers', 'initContainers', 'ephemeralContainers']) {
   ka(p + 'eff_run_as_group', true, 'index', (arg) => effective(family, 'runAsGroup', indexOf(arg)));
   ka(p + 'proc_mount', true, 'index', (arg) => leaves(at('securityContext', 'procMount'), indexOf(arg)));
   ka(p + 'add_capabilities', true, 'index', (arg) => leaves(at('securityContext', 'capabilities', 'add'), indexOf(arg)));
-  ka(p + 'host_port', true, 'index', (arg) => hostPorts(family, indexOf(arg)));
+  // Ephemeral containers may not declare ports: no host_port field for them.
+  if (family !== 'ephemeralContainers') ka(p + 'host_port', true, 'index', (arg) => hostPorts(family, indexOf(arg)));
 }
 
 // json plugin fields (not gated on auditID)
