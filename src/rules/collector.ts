@@ -117,11 +117,9 @@ export class Collector {
   constructor(private readonly opts: CollectOptions) {}
 
   add(items: Item[]): void {
-    for (const item of items) {
-      const before = this.opts.diags.errors.length;
-      this.addItem(item);
-      if (this.opts.diags.errors.length > before) return; // Falco stops a file at its first error
-    }
+    // Falco stops a file at its first error; Vigil goes on (skipping the bad item) so that
+    // one run reports every problem. The load fails either way.
+    for (const item of items) this.addItem(item);
   }
 
   private err(message: string, item: { kind: string; name: string } | undefined, loc: Location, part?: string): void {

@@ -119,7 +119,10 @@ export function compileNode(n: Node, opts: CompileOptions): Pred {
       try {
         return compileCheck(n, opts);
       } catch (e) {
-        if (e instanceof CompileError) throw e.node ? e : new CompileError(e.message, n);
+        if (e instanceof CompileError) {
+          // Keep the sub-node's position but the check's origin (macro or rule text).
+          throw e.node ? new CompileError(e.message, { pos: e.node.pos, origin: e.node.origin ?? n.origin }) : new CompileError(e.message, n);
+        }
         if (e instanceof ValueError) throw new CompileError(e.message, n);
         throw e;
       }

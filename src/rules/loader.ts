@@ -47,14 +47,12 @@ export function loadRules(files: RulesSource[], opts: LoadOptions): LoadResult {
   const diags = new Diagnostics();
   const col = new Collector({ diags, sources: new Set(opts.tables.keys()), plugins: opts.plugins ?? PROVIDED_PLUGINS });
   for (const f of files) {
-    const items = readRulesText(f.name, f.text, { diags });
-    if (diags.hasErrors) break;
-    col.add(items);
-    if (diags.hasErrors) break;
+    col.add(readRulesText(f.name, f.text, { diags }));
   }
   const slots = opts.slots ?? new Map<string, SlotRegistry>();
-  let rules: CompiledRule[] = [];
-  if (!diags.hasErrors) rules = new RuleCompiler(col, { diags, tables: opts.tables, slots, codegen: opts.codegen }).compileAll();
+  // Compile even after errors, so that every problem is reported at once; a load with
+  // errors is refused as a whole (ok: false) by its callers.
+  const rules: CompiledRule[] = new RuleCompiler(col, { diags, tables: opts.tables, slots, codegen: opts.codegen }).compileAll();
   return {
     ok: !diags.hasErrors,
     diagnostics: diags.list,

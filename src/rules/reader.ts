@@ -145,7 +145,7 @@ export function readRulesText(file: string, text: string, opts: ReadOptions): It
       const loc = at((node as YNode).range?.[0] ?? 0);
       if (!isMap(node)) {
         diags.error('LOAD_ERR_YAML_VALIDATE', 'Unexpected element type. Each element should be a yaml associative array.', { loc });
-        return items;
+        continue;
       }
       try {
         const item = readItem(node, at, text, diags, loc);
@@ -156,7 +156,8 @@ export function readRulesText(file: string, text: string, opts: ReadOptions): It
         const kind = itemKind(node);
         const name = kind && kind !== 'required_engine_version' && kind !== 'required_plugin_versions' ? scalarText(node.get(kind, true) as YNode) : undefined;
         diags.error('LOAD_ERR_YAML_VALIDATE', e.message, { loc: where, ...(kind && name !== undefined ? { item: { kind, name } } : {}) });
-        return items;
+        // Falco stops reading the file here; Vigil reports the item and reads on, so that one
+        // run shows every problem (the load has failed either way).
       }
     }
   }
