@@ -20,8 +20,12 @@ export interface BenchResult {
 
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT_DIR = path.resolve(BENCH_DIR, '..');
-/** Upstream material (Falco rules, audit traces), a sibling of the project; may be missing. */
-export const SHARED_DIR = path.resolve(ROOT_DIR, '..', 'shared');
+/**
+ * Upstream material (Falco rules, audit traces), a sibling of the project; may be missing.
+ * VIGIL_BENCH_SHARED points elsewhere (e.g. at a folder that does not exist, to check the
+ * harness without it).
+ */
+export const SHARED_DIR = path.resolve(process.env.VIGIL_BENCH_SHARED ?? path.join(ROOT_DIR, '..', 'shared'));
 export const UPSTREAM_RULES_DIR = path.join(SHARED_DIR, 'falco', 'rules');
 export const AUDIT_TRACES_DIR = path.join(SHARED_DIR, 'falco', 'k8s_audit_traces');
 /** Generated inputs; git-ignored. */

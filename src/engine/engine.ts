@@ -42,7 +42,7 @@ export interface Alert {
 /** Per-source description of key fields to bucket rules by. */
 export const INDEX_KEYS: Record<string, { fields: string[][]; evtNumInvariants?: boolean }> = {
   syscall: { fields: [['evt.type', 'syscall.type']], evtNumInvariants: true },
-  k8s_audit: { fields: [['ka.verb'], ['ka.target.resource']] },
+  k8s_audit: { fields: [['ka.verb'], ['ka.target.resource'], ['ka.target.subresource']] },
 };
 
 interface SourceSet {
@@ -62,7 +62,7 @@ export interface EngineOptions {
   /** Rules less severe than this (a larger number) are loaded but not run. Default Debug (7). */
   minPriority?: number;
   hostname?: string;
-  /** Compile conditions to generated functions rather than closures (both are benchmarked). */
+  /** Compile conditions to generated functions (default) or closures; both are benchmarked. */
   codegen?: boolean;
 }
 
@@ -76,6 +76,11 @@ export class Engine {
   readonly matches = new Map<string, number>();
   private disabled = new Set<string>();
 
+  /** Rule evaluations that threw (a malformed event), per rule. */
+  readonly errors = new Map<string, number>();
+  /** Called once per rule the first time its evaluation throws. */
+  onError?: (rule: string, err: Error, ev: VigilEvent) => void;
+
   constructor(readonly opts: EngineOptions) {
     this.ruleMatching = opts.ruleMatching ?? 'first';
     this.minPriority = opts.minPriority ?? 7;
@@ -87,7 +92,7 @@ export class Engine {
   }
 
   loadSources(files: RulesSource[]): LoadResult {
-    return this.install(loadRules(files, { tables: this.opts.tables, codegen: this.opts.codegen }));
+    return this.install(loadRules(files, { tables: this.opts.tables, codegen: this.opts.codegen ?? true }));
   }
 
   /** All compiled rules, in load order. */
@@ -177,8 +182,20 @@ export class Engine {
     for (let i = 0; i < cands.length; i++) {
       const r = cands[i]!;
       s.evaluated++;
-      if (!r.pred(ev, s.ctx)) continue;
-      (out ??= []).push(this.alert(r, ev, s.ctx));
+      let hit: boolean;
+      let alert: Alert;
+      try {
+        hit = r.pred(ev, s.ctx);
+        if (!hit) continue;
+        alert = this.alert(r, ev, s.ctx);
+      } catch (e) {
+        // A malformed event must not stop detection: count it, say it once per rule, go on.
+        const n = (this.errors.get(r.name) ?? 0) + 1;
+        this.errors.set(r.name, n);
+        if (n === 1) this.onError?.(r.name, e as Error, ev);
+        continue;
+      }
+      (out ??= []).push(alert);
       this.matches.set(r.name, (this.matches.get(r.name) ?? 0) + 1);
       if (this.ruleMatching === 'first') break;
     }

@@ -88,8 +88,33 @@ function daysFromCivil(y: number, m: number, d: number): number {
  * Parse an RFC 3339 timestamp (`2018-10-25T13:58:49.736141Z`, `...+02:00`) into ns since the
  * epoch. Returns undefined for anything else (including impossible dates).
  */
+// One-entry cache of the whole-seconds part: audit events arrive in time order, so the
+// same second repeats for thousands of events (profiling showed the regex and BigInt work
+// of a full parse at ~7% of detection time).
+let lastSecondsKey = '';
+let lastSecondsNs = 0n;
+
 export function parseRfc3339Ns(s: unknown): bigint | undefined {
   if (typeof s !== 'string') return undefined;
+  // Fast path: `YYYY-MM-DDTHH:MM:SS.fffffffffZ` (what API servers write).
+  const n = s.length;
+  if (n > 21 && n <= 30 && s.charCodeAt(19) === 46 && s.charCodeAt(n - 1) === 90) {
+    const key = s.slice(0, 19);
+    const fracText = s.slice(20, n - 1);
+    if (/^\d{1,9}$/.test(fracText)) {
+      if (key !== lastSecondsKey) {
+        const whole = parseRfc3339Full(key + 'Z');
+        if (whole === undefined) return undefined;
+        lastSecondsKey = key;
+        lastSecondsNs = whole;
+      }
+      return lastSecondsNs + BigInt(+fracText * 10 ** (9 - fracText.length));
+    }
+  }
+  return parseRfc3339Full(s);
+}
+
+function parseRfc3339Full(s: string): bigint | undefined {
   const m = RFC3339.exec(s);
   if (m === null) return undefined;
   const year = +m[1]!, month = +m[2]!, day = +m[3]!;

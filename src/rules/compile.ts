@@ -5,9 +5,10 @@
  * all rules of a ruleset, so a field is extracted at most once per event however many rules
  * read it (the slot is valid while `ctx.gen` equals the generation stamped on it).
  *
- * Closures rather than generated source: both were measured on the upstream syscall ruleset
- * (see bench/ and docs/engine.md); closures were as fast once the per-type comparison was
- * chosen at compile time, and keep stack traces and error positions readable.
+ * This is the reference compiler. `codegen.ts` writes the and/or/not tree out as one generated
+ * function per rule and inlines the commonest string checks, calling these closures for the
+ * rest; `npm run bench` measures both on the upstream syscall ruleset, and generated code was
+ * about 1.4x faster (docs/engine.md), so the engine uses it by default.
  */
 import type { FieldTable, FieldType, ResolvedField } from '../fields/types.ts';
 import { isFieldError } from '../fields/types.ts';
@@ -138,12 +139,23 @@ export function resolveField(f: FieldRef, table: FieldTable<unknown>): ResolvedF
 export function compileOperand(f: FieldExpr, opts: CompileOptions): Operand {
   if (f.kind === 'field') {
     const rf = resolveField(f, opts.table);
-    return {
-      get: opts.slots.getter(rf), type: rf.type, isList: rf.isList, matchAny: !!rf.matchAny, field: rf,
-      text: rf.text,
-    };
+    let get = opts.slots.getter(rf);
+    if (isStringType(rf.type) && !rf.isList && !rf.matchAny) {
+      // Events decoded from JSON may carry a number or a bool where a string is declared
+      // (a recorded `evt.arg.mode: 0`): compare its text rather than fail.
+      const raw = get;
+      get = (ev, ctx) => {
+        const v = raw(ev, ctx);
+        return typeof v === 'string' || v === undefined ? v : v === null ? undefined : textOfValue(v);
+      };
+    }
+    return { get, type: rf.type, isList: rf.isList, matchAny: !!rf.matchAny, field: rf, text: rf.text };
   }
   return compileTransformer(f, opts);
+}
+
+function textOfValue(v: unknown): string {
+  return typeof v === 'object' ? JSON.stringify(v) : String(v);
 }
 
 function isStringType(t: FieldType): boolean {

@@ -104,7 +104,8 @@ export function substituteLists(cond: string, lists: ListDef[], expanded: Map<st
         const subStart = next.length;
         next += sub + ' ';
         next += cnd.slice(end);
-        edits.push({ newStart: subStart, newLen: sub.length + 1, oldStart: start, oldLen: end - start });
+        // The replaced text [start, end) became ' ' (when start > 0) + items + ' '.
+        edits.push({ newStart: start, newLen: next.length - cnd.length + (end - start), oldStart: start, oldLen: end - start });
         cnd = next;
         start = subStart + sub.length;
         list.used = true;
@@ -232,6 +233,7 @@ export class RuleCompiler {
     const hit = this.expanded.get(m.name);
     if (hit) return hit;
     if (stack.includes(m.name)) throw new CompileError(`reference loop in macro '${m.name}'`);
+    if (stack.length > MAX_DEPTH) throw new CompileError(`macros nested more than ${MAX_DEPTH} deep (at macro '${m.name}')`);
     const ast = this.macroAsts.get(m.name);
     if (!ast) throw new CompileError(`macro '${m.name}' has errors`);
     const out = this.expand(ast, (ref) => ref.index < m.visibility, [...stack, m.name]);
@@ -326,6 +328,7 @@ export class RuleCompiler {
       ast = this.expand(ast, () => true, []);
     } catch (e) {
       if (e instanceof ParseError || e instanceof CompileError) return fail(e, 'LOAD_ERR_COMPILE_CONDITION', 'condition');
+      if (e instanceof RangeError) return fail(new CompileError('condition is nested too deeply to compile'), 'LOAD_ERR_COMPILE_CONDITION', 'condition');
       throw e;
     }
 
@@ -335,6 +338,7 @@ export class RuleCompiler {
       pred = this.opts.codegen ? compileNodeCodegen(ast, { table, slots }) : compileNode(ast, { table, slots });
     } catch (e) {
       if (e instanceof CompileError) return fail(e, 'LOAD_ERR_COMPILE_CONDITION', 'condition');
+      if (e instanceof RangeError) return fail(new CompileError('condition is nested too deeply to compile'), 'LOAD_ERR_COMPILE_CONDITION', 'condition');
       throw e;
     }
     // (5) warnings (after a successful compile, so they are about a rule that loads).

@@ -109,13 +109,23 @@ export interface ReadOptions {
 }
 
 /** Read one rules file's text into items, in order. Stops at the first structural error. */
-export function readRulesText(file: string, text: string, opts: ReadOptions): Item[] {
+export function readRulesText(file: string, input: string, opts: ReadOptions): Item[] {
   const { diags } = opts;
+  // yaml-cpp (Falco) skips a leading byte order mark; the yaml package does not.
+  const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
   const lc = new LineCounter();
   const lines = text.split('\n');
+  // Our own line index: yaml's LineCounter misses newlines inside its error-recovery tokens.
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
   const at = (offset: number): Location => {
-    const p = lc.linePos(Math.max(0, Math.min(offset, text.length)));
-    return { file, line: p.line, col: p.col, lineText: lines[p.line - 1] ?? '' };
+    const o = Math.max(0, Math.min(offset, text.length));
+    let lo = 0, hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= o) lo = mid; else hi = mid - 1;
+    }
+    return { file, line: lo + 1, col: o - starts[lo]! + 1, lineText: lines[lo] ?? '' };
   };
   const items: Item[] = [];
   let docs;
