@@ -91,7 +91,7 @@ const results: BenchResult[] = [
   },
   {
     name: `${prefix}.rules_per_event`, value: round(engine.evaluatedCount('k8s_audit') / events, 2), unit: 'rules/event',
-    note: `rules evaluated per event after the ka.verb × ka.target.resource index, out of ${active}`,
+    note: `rules evaluated per event after the ka.verb × ka.target.resource × ka.target.subresource index, out of ${active}`,
   },
   { name: `${prefix}.rules_total`, value: active, unit: 'rules', note: 'active k8s_audit rules loaded' },
   { name: `${prefix}.alerts`, value: alerts, unit: 'alerts', note: `top: ${top || 'none'}` },
