@@ -95,7 +95,7 @@ const ALLOWED_KEYS: Record<string, Set<string>> = {
     'warn_evttypes', 'skip-if-unknown-filter', 'tags', 'exceptions', 'override', 'append']),
 };
 
-/** Keys Vigil reads on rules besides Falco's (documented in docs/rules.md). */
+/** Keys Vigil reads on rules besides Falco's (documented in docs/rules-language.md). */
 export const VIGIL_RULE_KEYS = new Set(['mitigation', 'references']);
 
 class ItemError extends Error {
