@@ -446,12 +446,13 @@ function decodeText(n: YNode | null, key: string, at: (o: number) => Location, t
  * literal scalars, and nearly so for quoted ones with escapes. Computed only when asked.
  */
 function scalarLocator(value: string, text: string, start: number, end: number, type: Scalar['type'], at: (o: number) => Location): (o: number) => Location {
+  if (type === 'QUOTE_DOUBLE' || type === 'QUOTE_SINGLE') return quotedLocator(value, text, start, end, type, at);
   return (offset: number) => {
     let src = start;
     if (type === 'BLOCK_FOLDED' || type === 'BLOCK_LITERAL') {
       const nl = text.indexOf('\n', start);
       src = nl >= 0 && nl < end ? nl + 1 : start;
-    } else if (type === 'QUOTE_DOUBLE' || type === 'QUOTE_SINGLE') src = start + 1;
+    }
     let k = 0;
     for (let i = 0; i < Math.min(offset, value.length); i++) if (!/\s/.test(value[i]!)) k++;
     let i = src;
@@ -462,5 +463,31 @@ function scalarLocator(value: string, text: string, start: number, end: number, 
       k--;
     }
     return at(Math.min(i, Math.max(end - 1, start)));
+  };
+}
+
+/**
+ * Quoted scalars: walk the value and the source together, stepping over escapes (`\\"`,
+ * `\\xHH`, `\\uHHHH`, ...) and doubled single quotes, and folding runs of blanks, so that the
+ * caret lands on the character the value's offset names.
+ */
+function quotedLocator(value: string, text: string, start: number, end: number, type: Scalar['type'], at: (o: number) => Location): (o: number) => Location {
+  return (offset: number) => {
+    let j = start + 1;
+    const stop = Math.max(start, end - 1);
+    for (let i = 0; i < offset && i < value.length && j < stop; i++) {
+      if (/\s/.test(value[i]!)) {
+        if (/\s/.test(text[j]!)) { while (j < stop && /\s/.test(text[j]!)) j++; } else j++;
+        continue;
+      }
+      if (type === 'QUOTE_DOUBLE' && text[j] === '\\') {
+        const e = text[j + 1];
+        j += e === 'x' ? 4 : e === 'u' ? 6 : e === 'U' ? 10 : 2;
+        continue;
+      }
+      if (type === 'QUOTE_SINGLE' && text[j] === "'" && text[j + 1] === "'") { j += 2; continue; }
+      j++;
+    }
+    return at(Math.min(j, stop));
   };
 }
