@@ -477,7 +477,9 @@ function quotedLocator(value: string, text: string, start: number, end: number, 
     const stop = Math.max(start, end - 1);
     for (let i = 0; i < offset && i < value.length && j < stop; i++) {
       if (/\s/.test(value[i]!)) {
-        if (/\s/.test(text[j]!)) { while (j < stop && /\s/.test(text[j]!)) j++; } else j++;
+        // A line break folds, with the next line's indentation, into one blank; any other
+        // blank stands for itself.
+        if (text[j] === '\n' || text[j] === '\r') { while (j < stop && /\s/.test(text[j]!)) j++; } else j++;
         continue;
       }
       if (type === 'QUOTE_DOUBLE' && text[j] === '\\') {

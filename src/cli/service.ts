@@ -1,0 +1,261 @@
+/**
+ * The whole service in one process: what `vigil run` starts. Builds every part from the
+ * configuration (decided once, here), wires them, and stops them in the order that loses
+ * nothing: stop taking input, drain the pipeline, write checkpoints, close storage.
+ */
+import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pino, type Logger } from 'pino';
+import type { VigilConfig } from '../config/schema.ts';
+import { PRIORITIES } from '../config/schema.ts';
+import { bundledRuleFiles } from '../engine/bundled.ts';
+import { Engine } from '../engine/engine.ts';
+import { defaultTables } from '../engine/tables.ts';
+import type { AuditEvent } from '../events/k8saudit.ts';
+import { ConsoleOutput } from '../outputs/console.ts';
+import { FileOutput } from '../outputs/file.ts';
+import type { Output } from '../outputs/types.ts';
+import { MemoryStore } from '../pipeline/memstore.ts';
+import { Pipeline, type SpoolItem } from '../pipeline/pipeline.ts';
+import { compileRoutes } from '../pipeline/routes.ts';
+import { Spool } from '../pipeline/spool.ts';
+import { basicStoredEvent } from '../pipeline/stored.ts';
+import { Telemetry } from '../pipeline/telemetry.ts';
+import { formatDiagnostic } from '../rules/diagnostics.ts';
+import { HttpServer, sendJson } from '../server/http.ts';
+import { DemoSource } from '../sources/demo/runtime.ts';
+import { FalcoAlertsSource } from '../sources/falco_alerts/runtime.ts';
+import { K8sAuditFileTail } from '../sources/k8s_audit_file/runtime.ts';
+import { K8sAuditWebhook } from '../sources/k8s_audit_webhook/runtime.ts';
+import type { Store, StoredEvent } from '../store/types.ts';
+
+export interface ServiceOptions {
+  /** Where console outputs write (tests capture it). */
+  stdout?: (s: string) => void;
+  /** Logger destination (default stderr). */
+  logStream?: NodeJS.WritableStream;
+  /** A store to use instead of the configured one (tests). */
+  store?: Store;
+  /** Working directory for relative paths (default process.cwd()). */
+  cwd?: string;
+}
+
+export interface Service {
+  url: string;
+  host: string;
+  port: number;
+  dataDir: string;
+  pipeline: Pipeline;
+  store: Store;
+  telemetry: Telemetry;
+  log: Logger;
+  stop(): Promise<void>;
+}
+
+export class StartupError extends Error {}
+
+interface StoreModule {
+  openStore(config: unknown): Store | Promise<Store>;
+  toStoredEvent?(ev: AuditEvent): StoredEvent;
+}
+
+/** The storage backend: issue 5's module when it is there, else an in-memory store. */
+async function openConfiguredStore(cfg: VigilConfig, dataDir: string, log: Logger): Promise<{ store: Store; toStoredEvent: (ev: AuditEvent) => StoredEvent }> {
+  if (cfg.storage.type === 'memory') return { store: new MemoryStore(), toStoredEvent: basicStoredEvent };
+  let mod: StoreModule | undefined;
+  const spec = '../store/index.ts';
+  try {
+    mod = (await import(spec)) as StoreModule;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ERR_MODULE_NOT_FOUND') throw e;
+  }
+  if (!mod || typeof mod.openStore !== 'function') {
+    log.warn({ storage: cfg.storage.type }, 'storage: this build has no storage backend yet; keeping events in memory (not kept across restarts)');
+    return { store: new MemoryStore(), toStoredEvent: basicStoredEvent };
+  }
+  const storageCfg = cfg.storage.type === 'duckdb' ? { ...cfg.storage, path: cfg.storage.path ? path.resolve(dataDir, cfg.storage.path) : path.join(dataDir, 'vigil.duckdb') } : cfg.storage;
+  const store = await mod.openStore({ ...storageCfg, dataDir });
+  return { store, toStoredEvent: mod.toStoredEvent ?? basicStoredEvent };
+}
+
+function parseListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(':');
+  let host = listen.slice(0, i);
+  if (host.startsWith('[')) host = host.slice(1, -1);
+  return { host, port: Number(listen.slice(i + 1)) };
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export async function startService(cfg: VigilConfig, opts: ServiceOptions = {}): Promise<Service> {
+  const cwd = opts.cwd ?? process.cwd();
+  const dataDir = path.resolve(cwd, cfg.data_dir);
+  mkdirSync(dataDir, { recursive: true });
+  const log = pino({ level: cfg.log_level, base: { pid: process.pid } }, opts.logStream ?? pino.destination({ fd: 2, sync: false }));
+
+  const serverFile = path.join(dataDir, 'server.json');
+  if (existsSync(serverFile)) {
+    try {
+      const prev = JSON.parse(readFileSync(serverFile, 'utf8')) as { pid?: number; url?: string };
+      if (typeof prev.pid === 'number' && prev.pid !== process.pid && pidAlive(prev.pid)) {
+        throw new StartupError(`another Vigil (pid ${prev.pid}, ${prev.url ?? '?'}) is running with the data directory ${dataDir}`);
+      }
+    } catch (e) {
+      if (e instanceof StartupError) throw e;
+    }
+  }
+
+  // Rules.
+  const engine = new Engine({ tables: defaultTables(), ruleMatching: cfg.rules.rule_matching });
+  engine.minPriority = PRIORITIES.indexOf(cfg.rules.min_priority);
+  const ruleFiles = cfg.rules.files.length ? cfg.rules.files.map((f) => path.resolve(cwd, f)) : bundledRuleFiles();
+  const loaded = engine.loadFiles(ruleFiles);
+  if (!loaded.ok) {
+    throw new StartupError('rules failed to load:\n' + loaded.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic).join('\n'));
+  }
+  if (cfg.rules.disable.length) engine.disable(cfg.rules.disable);
+  engine.onError = (rule, err) => log.warn({ rule, err: err.message }, 'engine: a rule failed on an event (counted, detection goes on)');
+  const active = engine.allRules.filter((r) => engine.isActive(r)).length;
+  log.info({ files: ruleFiles, rules: engine.allRules.length, active }, 'rules loaded');
+
+  // Storage, spool, outputs, pipeline.
+  const telemetry = new Telemetry();
+  const { store, toStoredEvent } = opts.store ? { store: opts.store, toStoredEvent: basicStoredEvent } : await openConfiguredStore(cfg, dataDir, log);
+  await store.open();
+  log.info({ storage: cfg.storage.type, kind: store.kind }, 'storage open');
+  const spool = new Spool<SpoolItem>({
+    dir: path.join(dataDir, 'spool'), maxBytes: cfg.pipeline.spool.max_bytes, segmentMaxBytes: cfg.pipeline.spool.segment_max_bytes,
+    fsync: cfg.pipeline.spool.fsync, memoryMaxItems: cfg.pipeline.queue_max_events,
+  });
+  await spool.open();
+  if (spool.stats.recovered) log.info({ bytes: spool.stats.recovered }, 'spool: resuming batches accepted before the last stop');
+
+  const outputs: Output[] = [];
+  const seenOutputs = new Set<string>();
+  for (const o of cfg.outputs) {
+    const name = o.name ?? o.type;
+    if (seenOutputs.has(name)) throw new StartupError(`two outputs are named '${name}': give them distinct names`);
+    seenOutputs.add(name);
+    const minP = PRIORITIES.indexOf(o.min_priority);
+    if (o.type === 'console') outputs.push(new ConsoleOutput(name, minP, o.format, opts.stdout));
+    else outputs.push(new FileOutput(name, minP, path.resolve(dataDir, o.path)));
+  }
+  let router;
+  try {
+    router = compileRoutes(cfg.routes, outputs);
+  } catch (e) {
+    throw new StartupError((e as Error).message);
+  }
+
+  // Source names: the type, numbered when it repeats.
+  const counts = new Map<string, number>();
+  const names = cfg.sources.map((s) => {
+    if (s.name) return s.name;
+    const n = (counts.get(s.type) ?? 0) + 1;
+    counts.set(s.type, n);
+    return n === 1 ? s.type : `${s.type}-${n}`;
+  });
+  if (new Set(names).size !== names.length) throw new StartupError(`source names must be distinct: ${names.join(', ')}`);
+  const sourceLabels = new Map(cfg.sources.map((s, i) => [names[i]!, s.labels]));
+
+  const pipeline = new Pipeline({
+    queueMaxEvents: cfg.pipeline.queue_max_events, batchMaxEvents: cfg.pipeline.batch_max_events, flushIntervalMs: cfg.pipeline.flush_interval_ms,
+    dedupMaxIds: cfg.pipeline.dedup_max_ids, highWaterBytes: cfg.pipeline.spool.high_water_bytes,
+  }, { store, toStoredEvent, engine, outputs, router, spool, telemetry, log, sourceLabels });
+  pipeline.start();
+
+  // Sources and the server.
+  const server = new HttpServer(log);
+  const tails: K8sAuditFileTail[] = [];
+  const demos: DemoSource[] = [];
+  const health: Record<string, () => Record<string, unknown>> = {};
+  const endpoints: string[] = [];
+  cfg.sources.forEach((s, i) => {
+    const name = names[i]!;
+    if (s.type === 'k8s_audit_webhook') {
+      const w = new K8sAuditWebhook({ name, cfg: s, authToken: cfg.auth_token, pipeline, telemetry, log });
+      w.register(server);
+      health[name] = () => w.health.snapshot();
+      endpoints.push(`POST ${s.path}[/<cluster>] (${name})`);
+    } else if (s.type === 'falco_alerts') {
+      const f = new FalcoAlertsSource({ name, cfg: s, authToken: cfg.auth_token, pipeline, telemetry, log });
+      f.register(server);
+      health[name] = () => f.health.snapshot();
+      endpoints.push(`POST ${s.paths.join(', ')} (${name})`);
+    } else if (s.type === 'k8s_audit_file') {
+      const t = new K8sAuditFileTail({ name, cfg: s, dataDir, pipeline, telemetry, log, baseDir: cwd });
+      tails.push(t);
+      health[name] = () => t.healthSnapshot();
+    } else if (s.type === 'demo') {
+      const d = new DemoSource({ name, cfg: s, pipeline, log });
+      demos.push(d);
+      health[name] = () => d.healthSnapshot();
+    }
+  });
+
+  server.route('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
+  server.route('/readyz', (_req, res) => {
+    const ready = pipeline.ready;
+    sendJson(res, ready ? 200 : 503, { ready, spool_bytes: spool.unconsumedBytes, sources: Object.fromEntries(Object.entries(health).map(([k, f]) => [k, f()])) });
+  });
+  server.route('/metrics', async (_req, res) => {
+    const text = await telemetry.metrics();
+    res.writeHead(200, { 'Content-Type': telemetry.contentType });
+    res.end(text);
+  });
+  server.route('/api/live', (req, res) => {
+    // Server-sent events: one `alert` event per alert, Falco's JSON as data.
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
+    res.write(': vigil live feed\n\n');
+    const onAlerts = (records: Array<{ json: string }>): void => {
+      for (const r of records) res.write(`event: alert\ndata: ${r.json}\n\n`);
+    };
+    pipeline.live.on('alerts', onAlerts);
+    req.on('close', () => pipeline.live.off('alerts', onAlerts));
+  });
+
+  const { host, port } = parseListen(cfg.listen);
+  let addr;
+  try {
+    addr = await server.listen(host, port);
+  } catch (e) {
+    await pipeline.stop();
+    await spool.close();
+    await store.close();
+    throw new StartupError(`cannot listen on ${cfg.listen}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${urlHost}:${addr.port}`;
+  writeFileSync(serverFile, JSON.stringify({ url, pid: process.pid, started: new Date().toISOString(), data_dir: dataDir }, null, 2) + '\n');
+  log.info({ url, endpoints: [...endpoints, 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /api/live'], data_dir: dataDir }, `listening on ${url}`);
+  for (const t of tails) t.start();
+  for (const d of demos) d.start();
+
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      log.info('stopping: no new input, draining the pipeline');
+      await server.close();
+      for (const d of demos) d.stop();
+      for (const t of tails) await t.stop();
+      await pipeline.stop();
+      for (const t of tails) await t.close();
+      await spool.close();
+      for (const o of outputs) await o.close().catch(() => undefined);
+      await store.close();
+      try { unlinkSync(serverFile); } catch { /* already gone */ }
+      log.info('stopped');
+      log.flush();
+    })();
+    return stopped;
+  };
+  return { url, host: addr.address, port: addr.port, dataDir, pipeline, store, telemetry, log, stop };
+}

@@ -1,0 +1,135 @@
+/**
+ * The configuration schema: one YAML file, validated here. The schema is the documentation:
+ * every option has a description and a default, `docs/config.md` is generated from it
+ * (`npm run docs:config`), unknown keys are errors, units are in option names
+ * (`max_bytes`, `flush_interval_ms`), and variants are chosen with `type:`.
+ */
+import { z } from 'zod';
+import { demoConfig } from '../sources/demo/config.ts';
+import { falcoAlertsConfig } from '../sources/falco_alerts/config.ts';
+import { k8sAuditFileConfig } from '../sources/k8s_audit_file/config.ts';
+import { k8sAuditWebhookConfig } from '../sources/k8s_audit_webhook/config.ts';
+import { LABEL_NAME } from '../sources/common.ts';
+
+export const PRIORITIES = ['emergency', 'alert', 'critical', 'error', 'warning', 'notice', 'informational', 'debug'] as const;
+const priority = z.enum(PRIORITIES);
+
+const listen = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { message: 'HOST:PORT, e.g. 127.0.0.1:8765 or [::1]:8765', abort: true })
+  .refine((s) => Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, 'port must be at most 65535');
+
+export const sourceConfig = z.discriminatedUnion('type', [k8sAuditFileConfig, k8sAuditWebhookConfig, falcoAlertsConfig, demoConfig]);
+
+const consoleOutput = z.strictObject({
+  type: z.literal('console'),
+  name: z.string().min(1).optional().describe('Name used by routes, logs and metrics; defaults to the type.'),
+  format: z.enum(['text', 'json']).default('text').describe("`text`: Falco's text line; `json`: Falco's JSON alert, one per line."),
+  min_priority: priority.default('debug').describe('Only alerts at least this severe.'),
+});
+
+const fileOutput = z.strictObject({
+  type: z.literal('file'),
+  name: z.string().min(1).optional().describe('Name used by routes, logs and metrics; defaults to the type.'),
+  path: z.string().min(1).describe("File that Falco's JSON alerts are appended to, one per line (relative to `data_dir`)."),
+  min_priority: priority.default('debug').describe('Only alerts at least this severe.'),
+});
+
+export const outputConfig = z.discriminatedUnion('type', [consoleOutput, fileOutput]);
+
+const duckdbStorage = z.strictObject({
+  type: z.literal('duckdb'),
+  path: z.string().min(1).optional().describe('Database file; default `<data_dir>/vigil.duckdb`.'),
+});
+const clickhouseStorage = z.strictObject({
+  type: z.literal('clickhouse'),
+  url: z.url().describe('ClickHouse HTTP endpoint, e.g. `http://127.0.0.1:8123`.'),
+  database: z.string().min(1).default('vigil').describe('Database name.'),
+  username: z.string().default('default').describe('User name.'),
+  password: z.string().default('').describe('Password.'),
+});
+const memoryStorage = z.strictObject({
+  type: z.literal('memory'),
+});
+
+export const storageConfig = z.discriminatedUnion('type', [duckdbStorage, clickhouseStorage, memoryStorage]);
+
+const routeConfig = z.strictObject({
+  name: z.string().min(1).optional().describe('Name used in logs.'),
+  match: z
+    .strictObject({
+      sources: z.array(z.string()).optional().describe('Names of the Vigil sources the alert came through (e.g. `k8s_audit_webhook`, `falco_alerts`).'),
+      rule_sources: z.array(z.string()).optional().describe('Falco sources of the rule (`k8s_audit`, `syscall`, ...).'),
+      tags: z.array(z.string()).optional().describe('The alert has at least one of these tags.'),
+      labels: z.record(z.string().regex(LABEL_NAME), z.string()).optional().describe('Every one of these labels has this value.'),
+      min_priority: priority.optional().describe('The alert is at least this severe.'),
+    })
+    .prefault({})
+    .describe('All conditions given must hold; an empty match takes every alert.'),
+  outputs: z.array(z.string().min(1)).min(1).describe('Names of the outputs the matching alerts go to.'),
+});
+
+const pipelineConfig = z.strictObject({
+  queue_max_events: z
+    .number().int().min(100)
+    .default(50_000)
+    .describe('Events held in memory between the sources and the detector/storage stage. Past it, webhook batches are kept only in the disk spool and the file tail pauses.'),
+  batch_max_events: z.number().int().min(1).default(5000).describe('Most events written to storage in one batch.'),
+  flush_interval_ms: z.number().int().min(1).default(50).describe('Longest time a partial batch waits before it is written to storage.'),
+  dedup_max_ids: z
+    .number().int().min(0)
+    .default(200_000)
+    .describe('Recent audit event identities (`auditID` + `stage`) remembered to drop duplicates before detection; 0 turns it off (storage is idempotent anyway).'),
+  spool: z
+    .strictObject({
+      max_bytes: z
+        .number().int().min(1024 * 1024)
+        .default(1024 * 1024 * 1024)
+        .describe('Disk spool size cap. Webhook and Falco batches are written here (and fsynced) before they are acknowledged; when the spool is full, webhooks get 503 with Retry-After.'),
+      segment_max_bytes: z.number().int().min(64 * 1024).default(64 * 1024 * 1024).describe('Size of one spool segment file; consumed segments are deleted.'),
+      high_water_bytes: z
+        .number().int().min(0)
+        .default(256 * 1024 * 1024)
+        .describe('Unconsumed spool bytes past which webhooks get 429 with Retry-After (the detector or storage is behind).'),
+      fsync: z.boolean().default(true).describe('fsync the spool before acknowledging a batch. Turning it off trades crash safety for speed.'),
+    })
+    .prefault({}),
+});
+
+export const configSchema = z.strictObject({
+  listen: listen.default('127.0.0.1:8765').describe('Address of the HTTP server (ingest endpoints, `/healthz`, `/readyz`, `/metrics`). `--listen` overrides it.'),
+  data_dir: z.string().min(1).default('./data').describe('Where Vigil keeps its state: storage, spool, checkpoints, `server.json`. Relative to the working directory. `--data` overrides it.'),
+  log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level of the JSON log (pino) on stderr.'),
+  auth_token: z.string().min(1).optional().describe('Bearer token required on every ingest endpoint (sources may set their own).'),
+  rules: z
+    .strictObject({
+      files: z.array(z.string().min(1)).default([]).describe("Falco rules files, loaded in order; empty means Vigil's bundled packs (`rules/`)."),
+      rule_matching: z.enum(['first', 'all']).default('first').describe("`first` (Falco's default): only the first matching rule alerts for an event; `all`: every matching rule."),
+      min_priority: priority.default('debug').describe('Rules less severe than this are loaded but not run.'),
+      disable: z.array(z.string()).default([]).describe('Rules to turn off: exact names, `*` wildcards, or `tag:<tag>`.'),
+    })
+    .prefault({}),
+  storage: storageConfig.prefault({ type: 'duckdb' }).describe('Where events and alerts are kept.'),
+  sources: z
+    .array(sourceConfig)
+    .prefault([{ type: 'k8s_audit_webhook' }, { type: 'falco_alerts' }])
+    .describe('Inputs. Default: the audit webhook and Falco alert intake.'),
+  outputs: z.array(outputConfig).prefault([{ type: 'console' }]).describe('Alert destinations. Default: the console, as text.'),
+  routes: z
+    .array(routeConfig)
+    .default([])
+    .describe('Which alerts go to which outputs. With no routes, every alert goes to every output. Every event always goes to storage and the detector; every alert to storage and the live feed.'),
+  pipeline: pipelineConfig.prefault({}),
+});
+
+export type VigilConfig = z.infer<typeof configSchema>;
+export type SourceConfig = z.infer<typeof sourceConfig>;
+export type OutputConfig = z.infer<typeof outputConfig>;
+export type StorageConfig = z.infer<typeof storageConfig>;
+export type RouteConfig = z.infer<typeof routeConfig>;
+export type Priority = (typeof PRIORITIES)[number];
+
+/** 0 (emergency) .. 7 (debug), as the engine numbers priorities. */
+export function priorityNum(p: Priority): number {
+  return PRIORITIES.indexOf(p);
+}

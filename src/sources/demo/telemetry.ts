@@ -1,0 +1,6 @@
+/** Telemetry of the demo: the common `vigil_source_*{source="demo"}` counters. */
+import type { SourceTelemetry, Telemetry } from '../../pipeline/telemetry.ts';
+
+export function demoTelemetry(t: Telemetry, name: string): SourceTelemetry {
+  return t.source(name);
+}

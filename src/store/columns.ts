@@ -1,0 +1,154 @@
+/**
+ * The typed columns of stored audit events, and the rules-language field behind each.
+ *
+ * Every column is computed from the raw event by the field's own extractor (the k8saudit
+ * field table), never by a second reading of the JSON: a column holds exactly what a rule
+ * would see, NULL where the field is missing. That is what lets search push a check on such
+ * a field down to SQL and still give the rule engine's answer.
+ *
+ * A row whose columns cannot say exactly what the field says (a response code that is not a
+ * plain integer, a string with a lone surrogate, a group name containing the separator the
+ * writer uses, a missing stage) is marked `lossy`: search never trusts its columns and
+ * evaluates the condition on its raw event instead.
+ */
+import { AuditEvent } from '../events/k8saudit.ts';
+import { k8sAuditFields } from '../fields/k8saudit/table.ts';
+import { isFieldError } from '../fields/types.ts';
+
+/** How a column relates to its field. */
+export type ColumnKind =
+  /** The field's text, NULL when missing. */
+  | 'string'
+  /** The field's text as a 32-bit integer when it is canonical integer text (else lossy). */
+  | 'int'
+  /** A list field: its elements, NULL (DuckDB) or empty (ClickHouse) when missing. */
+  | 'list';
+
+export interface EventColumn {
+  /** Column name in the events table. */
+  column: string;
+  /** The rules-language field (`ka.verb`, `vigil.cluster`). */
+  field: string;
+  kind: ColumnKind;
+  /** Key in StoredEvent. */
+  key: 'auditId' | 'stage' | 'cluster' | 'region' | 'team' | 'user' | 'groups' | 'verb' | 'resource' | 'subresource' | 'namespace' | 'name' | 'responseCode' | 'decision' | 'userAgent';
+}
+
+/** Columns with a field behind them, in table order (after time_ns). */
+export const EVENT_COLUMNS: readonly EventColumn[] = [
+  { column: 'audit_id', field: 'ka.auditid', kind: 'string', key: 'auditId' },
+  { column: 'stage', field: 'ka.stage', kind: 'string', key: 'stage' },
+  { column: 'cluster', field: 'vigil.cluster', kind: 'string', key: 'cluster' },
+  { column: 'region', field: 'vigil.region', kind: 'string', key: 'region' },
+  { column: 'team', field: 'vigil.team', kind: 'string', key: 'team' },
+  { column: 'user_name', field: 'ka.user.name', kind: 'string', key: 'user' },
+  { column: 'groups', field: 'ka.user.groups', kind: 'list', key: 'groups' },
+  { column: 'verb', field: 'ka.verb', kind: 'string', key: 'verb' },
+  { column: 'resource', field: 'ka.target.resource', kind: 'string', key: 'resource' },
+  { column: 'subresource', field: 'ka.target.subresource', kind: 'string', key: 'subresource' },
+  { column: 'namespace', field: 'ka.target.namespace', kind: 'string', key: 'namespace' },
+  { column: 'name', field: 'ka.target.name', kind: 'string', key: 'name' },
+  { column: 'response_code', field: 'ka.response.code', kind: 'int', key: 'responseCode' },
+  { column: 'decision', field: 'ka.auth.decision', kind: 'string', key: 'decision' },
+  { column: 'user_agent', field: 'ka.useragent', kind: 'string', key: 'userAgent' },
+];
+
+/** Field name (as written in a condition) → column. `vigil[cluster]` is handled by the caller. */
+export const COLUMN_BY_FIELD: ReadonlyMap<string, EventColumn> = new Map(EVENT_COLUMNS.map((c) => [c.field, c]));
+
+/**
+ * Names accepted where an API takes a column (top-N): the field, the column or the
+ * StoredEvent key (`ka.user.name`, `user_name`, `user`).
+ */
+export function eventColumnByName(name: string): EventColumn | undefined {
+  return COLUMN_BY_FIELD.get(name) ?? EVENT_COLUMNS.find((c) => c.column === name || c.key === name);
+}
+
+/** Separator of list elements while a batch travels to the database. */
+export const LIST_SEP = '\u001f';
+
+type Extract = (ev: AuditEvent) => unknown;
+
+function extractor(field: string): Extract {
+  const f = k8sAuditFields.resolve(field, undefined);
+  if (isFieldError(f)) throw new Error(`store: field ${field}: ${f.error}`);
+  return f.extract.bind(f);
+}
+
+const KA_EXTRACT: Array<{ col: EventColumn; get: Extract }> = EVENT_COLUMNS
+  .filter((c) => c.field.startsWith('ka.') && c.key !== 'auditId' && c.key !== 'stage')
+  .map((c) => ({ col: c, get: extractor(c.field) }));
+
+/** Column values of one event (undefined = NULL) and whether any of them is inexact. */
+export interface EventRow {
+  timeNs: bigint;
+  auditId: string;
+  /** `''` when the event has none (identity); the row is lossy then. */
+  stage: string;
+  cluster?: string;
+  region?: string;
+  team?: string;
+  /** Labels other than cluster/region/team. */
+  labels?: Record<string, string>;
+  user?: string;
+  groups?: string[];
+  verb?: string;
+  resource?: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+  responseCode?: number;
+  decision?: string;
+  userAgent?: string;
+  sourceIps?: string[];
+  lossy: boolean;
+}
+
+function wellFormed(s: string): boolean {
+  return (s as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
+const INT_TEXT = /^(0|-?[1-9]\d{0,9})$/;
+
+/** The columns of an event, from its (already redacted) raw object and its labels. */
+export function eventRow(raw: Record<string, unknown>, timeNs: bigint, labels: Record<string, string> | undefined): EventRow {
+  const ev = new AuditEvent(raw, timeNs, labels);
+  const stage = raw.stage;
+  const row: EventRow = { timeNs, auditId: String(raw.auditID), stage: typeof stage === 'string' ? stage : '', lossy: typeof stage !== 'string' };
+  if (!wellFormed(row.auditId) || !wellFormed(row.stage)) row.lossy = true;
+  if (labels !== undefined) {
+    let rest: Record<string, string> | undefined;
+    for (const k of Object.keys(labels)) {
+      const v = labels[k]!;
+      if (k === 'cluster' || k === 'region' || k === 'team') {
+        row[k] = v;
+        if (!wellFormed(v)) row.lossy = true;
+      } else (rest ??= {})[k] = v;
+    }
+    if (rest !== undefined) row.labels = rest;
+  }
+  for (const { col, get } of KA_EXTRACT) {
+    const v = get(ev);
+    if (v === undefined) continue;
+    if (col.kind === 'list') {
+      const arr = v as string[];
+      for (const s of arr) if (s.includes(LIST_SEP) || !wellFormed(s)) row.lossy = true;
+      (row as unknown as Record<string, unknown>)[col.key] = arr;
+    } else if (col.kind === 'int') {
+      const s = v as string;
+      const n = Number(s);
+      if (INT_TEXT.test(s) && n >= -2147483648 && n <= 2147483647) row.responseCode = n;
+      else row.lossy = true;
+    } else {
+      const s = v as string;
+      if (!wellFormed(s)) row.lossy = true;
+      (row as unknown as Record<string, unknown>)[col.key] = s;
+    }
+  }
+  const ips = raw.sourceIPs;
+  if (Array.isArray(ips)) {
+    const list = ips.filter((x): x is string => typeof x === 'string' && !x.includes(LIST_SEP) && wellFormed(x));
+    if (list.length) row.sourceIps = list;
+  }
+  return row;
+}
