@@ -13,10 +13,14 @@
  *   conditions compiled to closures (the default) and to generated functions (codegen).
  * - k8saudit.*: 1M audit events from an NDJSON file (generated once under bench/data/):
  *   JSON.parse alone (the ceiling), then decode + detect with the bundled and upstream rules.
+ * - ingest.http.*: `vigil run` end to end (HTTP webhook → spool → detection → DuckDB) fed by a
+ *   load generator for --ingest-seconds (default 60): events stored per second, p99 from a
+ *   batch's arrival to its alerts being stored, peak RSS (bench/measure/ingest_http.ts).
  * Without ../shared (upstream rules and traces) the rules figures are skipped with a note, and
  * the audit file is fully synthetic.
  *
  * Options: --audit-events N (default 1,000,000), --syscall-events N (default 200,000),
+ * --ingest-seconds N (default 60),
  * --no-pin (do not pin the children to one CPU). VIGIL_BENCH_SHARED overrides ../shared.
  * Takes about 1-1.5 minutes on a 2-core machine once the audit file exists (generating its
  * 860 MB adds about 15 s the first time).
@@ -39,8 +43,9 @@ function option(name: string, fallback: number): number {
 }
 const AUDIT_EVENTS = option('--audit-events', DEFAULT_AUDIT_EVENTS);
 const SYSCALL_EVENTS = option('--syscall-events', 200_000);
+const INGEST_SECONDS = option('--ingest-seconds', 60);
 /** A child that runs longer than this is stopped and its figures reported as missing. */
-const CHILD_TIMEOUT_MS = 240_000;
+const CHILD_TIMEOUT_MS = Math.max(240_000, (INGEST_SECONDS + 90) * 1000);
 
 // ---------------------------------------------------------------------------------------------
 // Machine and pinning
@@ -59,9 +64,9 @@ const pinning = canPin ? `each measurement in its own child process pinned to CP
 
 interface ChildRun { results: BenchResult[]; seconds: number; failure?: string }
 
-function runChild(script: string, args: string[]): ChildRun {
+function runChild(script: string, args: string[], pin = true): ChildRun {
   const nodeArgs = ['--import', 'tsx', path.join(BENCH_DIR, script), ...args];
-  const [cmd, argv] = canPin ? ['taskset', ['-c', String(PIN_CPU), process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
+  const [cmd, argv] = canPin && pin ? ['taskset', ['-c', String(PIN_CPU), process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
   process.stderr.write(`- ${script} ${args.map((a) => (a.includes('/') ? rel(a) : a)).join(' ')}\n`);
   const t0 = performance.now();
   const r = spawnSync(cmd, argv, {
@@ -79,8 +84,8 @@ const skipped = (name: string, unit: string, note: string): void => void results
 const find = (name: string): BenchResult | undefined => results.find((r) => r.name === name);
 
 /** Run a child and keep its figures; on failure, mark `expected` as missing. */
-function measure(script: string, args: string[], expected: Array<[name: string, unit: string]>): ChildRun {
-  const run = runChild(script, args);
+function measure(script: string, args: string[], expected: Array<[name: string, unit: string]>, pin = true): ChildRun {
+  const run = runChild(script, args, pin);
   results.push(...run.results);
   if (run.failure) for (const [name, unit] of expected) if (!find(name)) skipped(name, unit, run.failure);
   return run;
@@ -172,6 +177,12 @@ if (gen.failure) {
   if (parseRss && detectRss) detectRss.note += `; JSON.parse alone peaks at ${parseRss} MB, so the engine's own share is the difference`;
 }
 
+// 4. End to end over HTTP: `vigil run` with DuckDB and detection, fed by a load generator.
+// Not pinned: the server (with DuckDB's threads) and the load generator share the machine.
+measure('measure/ingest_http.ts', [String(INGEST_SECONDS)], [
+  ['ingest.http.events_per_s', 'events/s'], ['ingest.http.p99_ms', 'ms'], ['ingest.http.peak_rss_mb', 'MB'],
+], false);
+
 // Other processes compete for the machine; the load average tells how quiet it was.
 const load = `load average ${loadBefore.toFixed(2)} at start, ${os.loadavg()[0]!.toFixed(2)} at end`;
 results.push({
@@ -183,7 +194,7 @@ results.push({
 // Output
 
 const order = ['machine.', 'engine.load', 'engine.syscall_eval.events', 'engine.syscall_eval.codegen', 'engine.syscall', 'k8saudit.data', 'k8saudit.json_parse.events', 'k8saudit.detect.events', 'k8saudit.detect_over', 'k8saudit.json_parse.peak',
-  'k8saudit.detect.peak', 'k8saudit.detect.rules', 'k8saudit.detect.alerts', 'k8saudit.detect.upstream_rules'];
+  'k8saudit.detect.peak', 'k8saudit.detect.rules', 'k8saudit.detect.alerts', 'k8saudit.detect.upstream_rules', 'ingest.http.events', 'ingest.http.p99', 'ingest.http.peak'];
 const rank = (n: string): number => { const i = order.findIndex((p) => n.startsWith(p)); return i < 0 ? order.length : i; };
 results.sort((a, b) => rank(a.name) - rank(b.name));
 

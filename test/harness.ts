@@ -54,7 +54,7 @@ export interface TestService {
   stdout: string[];
   logs: string[];
   post(p: string, body: string | Buffer, headers?: Record<string, string>): Promise<{ status: number; body: string; headers: Headers }>;
-  get(p: string): Promise<{ status: number; body: string }>;
+  get(p: string): Promise<{ status: number; body: string; headers: Headers }>;
   /** Wait until `pred` holds (polling), or fail after `ms`. */
   until(pred: () => boolean | Promise<boolean>, ms?: number): Promise<void>;
   stop(): Promise<void>;
@@ -79,7 +79,7 @@ export async function startTestService(partial: Record<string, unknown> = {}, op
     },
     async get(p) {
       const r = await fetch(svc.url + p);
-      return { status: r.status, body: await r.text() };
+      return { status: r.status, body: await r.text(), headers: r.headers };
     },
     async until(pred, ms = 10_000) {
       const t0 = Date.now();

@@ -6,6 +6,8 @@ import { Command, CommanderError } from 'commander';
 import { registerReplay } from './replay.ts';
 import { registerRules } from './rules.ts';
 import { registerRun } from './run.ts';
+import { registerSearch } from './search.ts';
+import { registerHunt } from './hunt.ts';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command();
@@ -21,6 +23,8 @@ export async function main(argv: string[]): Promise<number> {
   registerRules(program, state);
   registerReplay(program, state);
   registerRun(program, state);
+  registerSearch(program, state);
+  registerHunt(program, state);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

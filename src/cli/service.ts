@@ -34,8 +34,9 @@ export interface ServiceOptions {
   stdout?: (s: string) => void;
   /** Logger destination (default stderr). */
   logStream?: NodeJS.WritableStream;
-  /** A store to use instead of the configured one (tests). */
+  /** A store to use instead of the configured one (tests); opened here. */
   store?: Store;
+  toStoredEvent?: (ev: AuditEvent) => StoredEvent;
   /** Working directory for relative paths (default process.cwd()). */
   cwd?: string;
 }
@@ -54,29 +55,17 @@ export interface Service {
 
 export class StartupError extends Error {}
 
-interface StoreModule {
-  openStore(config: unknown): Store | Promise<Store>;
-  toStoredEvent?(ev: AuditEvent): StoredEvent;
-}
-
-/** The storage backend: issue 5's module when it is there, else an in-memory store. */
-async function openConfiguredStore(cfg: VigilConfig, dataDir: string, log: Logger): Promise<{ store: Store; toStoredEvent: (ev: AuditEvent) => StoredEvent }> {
-  if (cfg.storage.type === 'memory') return { store: new MemoryStore(), toStoredEvent: basicStoredEvent };
-  let mod: StoreModule | undefined;
-  const spec = '../store/index.ts';
-  try {
-    mod = (await import(spec)) as StoreModule;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'ERR_MODULE_NOT_FOUND') throw e;
+/** The configured storage backend, opened (issue 5's module, loaded lazily: it brings DuckDB). */
+async function openConfiguredStore(cfg: VigilConfig, dataDir: string, ruleFiles: string[]): Promise<{ store: Store; toStoredEvent: (ev: AuditEvent) => StoredEvent }> {
+  if (cfg.storage.type === 'memory') {
+    const store = new MemoryStore();
+    await store.open();
+    return { store, toStoredEvent: basicStoredEvent };
   }
-  if (!mod || typeof mod.openStore !== 'function') {
-    log.warn({ storage: cfg.storage.type }, 'storage: this build has no storage backend yet; keeping events in memory (not kept across restarts)');
-    return { store: new MemoryStore(), toStoredEvent: basicStoredEvent };
-  }
-  const storageCfg = cfg.storage.type === 'duckdb' ? { ...cfg.storage, path: cfg.storage.path ? path.resolve(dataDir, cfg.storage.path) : path.join(dataDir, 'vigil.duckdb') } : cfg.storage;
-  const store = await mod.openStore({ ...storageCfg, dataDir });
-  return { store, toStoredEvent: mod.toStoredEvent ?? basicStoredEvent };
+  const mod = await import('../store/index.ts');
+  const storageCfg = cfg.storage.type === 'duckdb' && cfg.storage.path ? { ...cfg.storage, path: path.resolve(dataDir, cfg.storage.path) } : cfg.storage;
+  const store = await mod.openStore(storageCfg, { dataDir, rulesFiles: ruleFiles });
+  return { store, toStoredEvent: (ev) => mod.toStoredEvent(ev) };
 }
 
 function parseListen(listen: string): { host: string; port: number } {
@@ -128,8 +117,19 @@ export async function startService(cfg: VigilConfig, opts: ServiceOptions = {}):
 
   // Storage, spool, outputs, pipeline.
   const telemetry = new Telemetry();
-  const { store, toStoredEvent } = opts.store ? { store: opts.store, toStoredEvent: basicStoredEvent } : await openConfiguredStore(cfg, dataDir, log);
-  await store.open();
+  let store: Store;
+  let toStoredEvent: (ev: AuditEvent) => StoredEvent;
+  if (opts.store) {
+    store = opts.store;
+    toStoredEvent = opts.toStoredEvent ?? basicStoredEvent;
+    await store.open();
+  } else {
+    try {
+      ({ store, toStoredEvent } = await openConfiguredStore(cfg, dataDir, ruleFiles));
+    } catch (e) {
+      throw new StartupError(`cannot open storage (${cfg.storage.type}): ${(e as Error).message}`);
+    }
+  }
   log.info({ storage: cfg.storage.type, kind: store.kind }, 'storage open');
   const spool = new Spool<SpoolItem>({
     dir: path.join(dataDir, 'spool'), maxBytes: cfg.pipeline.spool.max_bytes, segmentMaxBytes: cfg.pipeline.spool.segment_max_bytes,

@@ -111,6 +111,8 @@ export interface ProcSnap {
   readonly container: ContainerRef;
   /** The parent as it was when this snapshot was made; undefined when unknown. */
   readonly parent?: ProcSnap;
+  /** Seen in an event before anything was known of it (gone from /proc): process fields are missing. */
+  readonly partial?: boolean;
 }
 
 export type FdType =
@@ -156,12 +158,31 @@ export interface LiveData {
   readonly tid: number;
   readonly proc: ProcSnap;
   readonly fd?: FdSnap;
-  /** Event parameters by Falco's parameter name, rendered as Falco renders `evt.arg.NAME`. */
-  readonly params: Readonly<Record<string, string | number>>;
-  /** Parameter names in Falco's order, for `evt.args`. */
-  readonly paramOrder: readonly string[];
-  readonly cpu?: number;
+  /**
+   * Event parameters in Falco's order, by Falco's parameter names (`names` is shared by every
+   * event of a type), raw: numbers as the kernel gave them (flags in kernel values), strings as
+   * passed. The field table renders them (`evt.arg.flags` -> `O_RDONLY|O_CLOEXEC`).
+   */
+  readonly names: readonly string[];
+  readonly values: readonly ParamValue[];
+  /**
+   * Paths the syscall works on, made absolute when the event happened (cwd and directory fds
+   * change later): `name` for one-path calls (fs.path.name, evt.abspath), `source`/`target` for
+   * two-path calls (rename, link, symlink, mount); the `*Raw` forms as passed.
+   */
+  readonly paths?: PathInfo;
 }
+
+export interface PathInfo {
+  readonly name?: string;
+  readonly nameRaw?: string;
+  readonly source?: string;
+  readonly sourceRaw?: string;
+  readonly target?: string;
+  readonly targetRaw?: string;
+}
+
+export type ParamValue = string | number | bigint | undefined;
 
 // ---------------------------------------------------------------------------------------------
 // The event

@@ -7,8 +7,10 @@ import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import path from 'node:path';
 
+let tmpSeq = 0;
+
 export async function writeFileAtomic(file: string, data: string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`;
+  const tmp = `${file}.tmp-${process.pid}-${++tmpSeq}`;
   const fh = await open(tmp, 'w');
   try {
     await fh.writeFile(data);
@@ -21,7 +23,7 @@ export async function writeFileAtomic(file: string, data: string): Promise<void>
 }
 
 export function writeFileAtomicSync(file: string, data: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
+  const tmp = `${file}.tmp-${process.pid}-${++tmpSeq}`;
   const fd = openSync(tmp, 'w');
   try {
     writeSync(fd, data);

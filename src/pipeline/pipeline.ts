@@ -384,10 +384,12 @@ interface PayloadHeader {
   t?: number;
 }
 
-export function encodeSpoolPayload(kind: 'audit' | 'falco', source: string, labels: Record<string, string> | undefined, body: string): Buffer {
+export function encodeSpoolPayload(kind: 'audit' | 'falco', source: string, labels: Record<string, string> | undefined, body: string | Buffer): Buffer {
   const h: PayloadHeader = { v: 1, k: kind, s: source };
   if (labels) h.l = labels;
-  return Buffer.from(JSON.stringify(h) + '\n' + body);
+  const head = Buffer.from(JSON.stringify(h) + '\n');
+  const b = typeof body === 'string' ? Buffer.from(body) : body;
+  return Buffer.concat([head, b], head.length + b.length);
 }
 
 export function decodeSpoolPayload(buf: Buffer): SpoolItem {

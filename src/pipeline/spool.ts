@@ -88,7 +88,9 @@ export class Spool<T> {
   private waiters: Array<() => void> = [];
   private closed = false;
   /** Counters for telemetry. */
-  readonly stats = { appended: 0, spilled: 0, corrupt: 0, recovered: 0 };
+  readonly stats = { appended: 0, spilled: 0, corrupt: 0, recovered: 0, positionErrors: 0 };
+  lastError?: Error;
+  private flushing = false;
 
   constructor(readonly opts: SpoolOptions) {}
 
@@ -340,11 +342,21 @@ export class Spool<T> {
   }
 
   private async flushPosition(): Promise<void> {
-    if (!this.positionDirty) return;
+    if (!this.positionDirty || this.flushing || this.closed) return;
     this.positionDirty = false;
+    this.flushing = true;
     const seg = this.consumedSeg;
-    await writeFileAtomic(path.join(this.opts.dir, 'position.json'), JSON.stringify({ version: POSITION_VERSION, segment: seg, offset: this.consumedOffset }));
-    this.dropConsumedSegments(seg);
+    try {
+      await writeFileAtomic(path.join(this.opts.dir, 'position.json'), JSON.stringify({ version: POSITION_VERSION, segment: seg, offset: this.consumedOffset }));
+      this.dropConsumedSegments(seg);
+    } catch (e) {
+      // Retried at the next tick; until then a restart replays a little more (idempotent).
+      this.positionDirty = true;
+      this.stats.positionErrors++;
+      this.lastError = e as Error;
+    } finally {
+      this.flushing = false;
+    }
   }
 
   private dropConsumedSegments(seg: number): void {
@@ -359,6 +371,7 @@ export class Spool<T> {
   async close(): Promise<void> {
     if (this.closed) return;
     while (this.writing || this.pending.length) await new Promise((r) => setTimeout(r, 5));
+    while (this.flushing) await new Promise((r) => setTimeout(r, 5));
     this.closed = true;
     if (this.positionTimer) clearInterval(this.positionTimer);
     this.wake();

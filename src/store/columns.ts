@@ -69,6 +69,11 @@ export const LIST_SEP = '\u001f';
 
 type Extract = (ev: AuditEvent) => unknown;
 
+/** The rules' own extractor of a field (`ka.verb`, `vigil.cluster`). */
+export function fieldExtractor(field: string): Extract {
+  return extractor(field);
+}
+
 function extractor(field: string): Extract {
   const f = k8sAuditFields.resolve(field, undefined);
   if (isFieldError(f)) throw new Error(`store: field ${field}: ${f.error}`);
@@ -104,8 +109,15 @@ export interface EventRow {
   lossy: boolean;
 }
 
+type WellFormed = string & { isWellFormed(): boolean; toWellFormed(): string };
+
 function wellFormed(s: string): boolean {
-  return (s as string & { isWellFormed(): boolean }).isWellFormed();
+  return (s as WellFormed).isWellFormed();
+}
+
+/** Lone surrogates cannot be stored as UTF-8: U+FFFD in the column, the row marked lossy. */
+function clean(s: string): string {
+  return (s as WellFormed).toWellFormed();
 }
 
 const INT_TEXT = /^(0|-?[1-9]\d{0,9})$/;
@@ -115,14 +127,21 @@ export function eventRow(raw: Record<string, unknown>, timeNs: bigint, labels: R
   const ev = new AuditEvent(raw, timeNs, labels);
   const stage = raw.stage;
   const row: EventRow = { timeNs, auditId: String(raw.auditID), stage: typeof stage === 'string' ? stage : '', lossy: typeof stage !== 'string' };
-  if (!wellFormed(row.auditId) || !wellFormed(row.stage)) row.lossy = true;
+  if (!wellFormed(row.auditId) || !wellFormed(row.stage)) {
+    row.lossy = true;
+    row.auditId = clean(row.auditId);
+    row.stage = clean(row.stage);
+  }
   if (labels !== undefined) {
     let rest: Record<string, string> | undefined;
     for (const k of Object.keys(labels)) {
       const v = labels[k]!;
       if (k === 'cluster' || k === 'region' || k === 'team') {
         row[k] = v;
-        if (!wellFormed(v)) row.lossy = true;
+        if (!wellFormed(v)) {
+          row.lossy = true;
+          row[k] = clean(v);
+        }
       } else (rest ??= {})[k] = v;
     }
     if (rest !== undefined) row.labels = rest;
@@ -131,8 +150,11 @@ export function eventRow(raw: Record<string, unknown>, timeNs: bigint, labels: R
     const v = get(ev);
     if (v === undefined) continue;
     if (col.kind === 'list') {
-      const arr = v as string[];
-      for (const s of arr) if (s.includes(LIST_SEP) || !wellFormed(s)) row.lossy = true;
+      let arr = v as string[];
+      if (arr.some((s) => s.includes(LIST_SEP) || !wellFormed(s))) {
+        row.lossy = true;
+        arr = arr.map(clean);
+      }
       (row as unknown as Record<string, unknown>)[col.key] = arr;
     } else if (col.kind === 'int') {
       const s = v as string;
@@ -140,8 +162,11 @@ export function eventRow(raw: Record<string, unknown>, timeNs: bigint, labels: R
       if (INT_TEXT.test(s) && n >= -2147483648 && n <= 2147483647) row.responseCode = n;
       else row.lossy = true;
     } else {
-      const s = v as string;
-      if (!wellFormed(s)) row.lossy = true;
+      let s = v as string;
+      if (!wellFormed(s)) {
+        row.lossy = true;
+        s = clean(s);
+      }
       (row as unknown as Record<string, unknown>)[col.key] = s;
     }
   }

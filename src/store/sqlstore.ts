@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { AuditEvent } from '../events/k8saudit.ts';
 import { PRIORITIES, parsePriority } from '../rules/collector.ts';
 import { type CompiledCondition, compileCondition } from './condition.ts';
-import { EVENT_COLUMNS, type EventRow, eventColumnByName, eventRow } from './columns.ts';
+import { EVENT_COLUMNS, type EventRow, eventColumnByName, eventRow, fieldExtractor } from './columns.ts';
 import { type Redactor, makeRedactor } from './redact.ts';
 import { type Dialect, type Plan, type Sql, and, not, or, planCondition, sqlText } from './sql.ts';
 import type {
@@ -170,6 +170,14 @@ export abstract class SqlStore implements Store {
   /** `SELECT v, count` over list elements (`unnest` / `arrayJoin`). */
   protected abstract unnest(col: string): string;
 
+  /**
+   * Alerts (`a`) with the audit event that fired each (`e`). An alert's time is its event's,
+   * so a backend may restrict the events side to the range.
+   */
+  protected alertEventJoin(_range: TimeRange): string {
+    return 'alerts a INNER JOIN events e ON e.audit_id = a.event_audit_id AND e.stage = a.event_stage';
+  }
+
   // ---- write preparation ---------------------------------------------------------------------
 
   /** Redact, derive columns, drop in-batch duplicates (first one wins). */
@@ -184,7 +192,8 @@ export abstract class SqlStore implements Store {
       if (e.region !== undefined) labels.region = e.region;
       if (e.team !== undefined) labels.team = e.team;
       const row = eventRow(raw, e.timeNs, Object.keys(labels).length ? labels : undefined) as PreparedEvent;
-      const key = row.auditId + '\u0000' + row.stage;
+      // The identity the tables dedup on (see duckdb.ts): a resent event has the same time.
+      const key = row.auditId + '\u0000' + row.stage + '\u0000' + row.timeNs;
       if (seen.has(key)) continue;
       seen.add(key);
       row.raw = raw === e.raw && e.rawText !== undefined ? e.rawText : JSON.stringify(raw);
@@ -363,9 +372,7 @@ export abstract class SqlStore implements Store {
       this.rangeSql(q.range, 'a'), this.alertFilterSql(q.alerts, 'a'),
       plan ? or([d.isTrue('e.lossy'), plan.upper]) : true,
     ]);
-    const from = cond
-      ? `alerts a INNER JOIN events e ON e.audit_id = a.event_audit_id AND e.stage = a.event_stage`
-      : 'alerts a';
+    const from = cond ? this.alertEventJoin(q.range) : 'alerts a';
     const cols = this.selectList(ALERT_SELECT, 'a') + (cond ? ', ' + this.selectList(EVENT_SELECT, 'e', 'e_') : '');
     let cursor = q.cursor ? decodeCursor(q.cursor, 1) : undefined;
     const limit = Math.max(1, Math.floor(q.limit));
@@ -391,28 +398,37 @@ export abstract class SqlStore implements Store {
   // ---- aggregations --------------------------------------------------------------------------
 
   /**
-   * Split a filtered aggregation into SQL ("sure") and JavaScript ("maybe") parts. `from` and
-   * `where` describe the rows without the condition; event columns are under `e`.
+   * Split a filtered aggregation into SQL ("sure") and JavaScript ("maybe") parts. Event
+   * columns are under `e`. `sureWhere` narrows the SQL part only; with `lossyAware`, rows marked
+   * lossy go to JavaScript even without a condition (an aggregation that reads their columns).
    */
   private async split<T>(
-    table: 'events' | 'alerts', range: TimeRange, condition: string | undefined, extraWhere: Sql,
+    table: 'events' | 'alerts', range: TimeRange, condition: string | undefined,
+    opts: { sureWhere?: Sql; lossyAware?: boolean },
     sqlPart: (from: string, where: string) => Promise<T>,
     jsPart: (from: string, where: string, test: (r: Row) => boolean) => Promise<T>,
     merge: (a: T, b: T) => T,
   ): Promise<T> {
     const cond = this.compile(condition);
     const alias = table === 'events' ? 'e' : 'a';
-    const range_ = and([this.rangeSql(range, alias), extraWhere]);
-    const from = table === 'events' ? 'events e'
-      : cond ? 'alerts a INNER JOIN events e ON e.audit_id = a.event_audit_id AND e.stage = a.event_stage' : 'alerts a';
-    if (!cond) return sqlPart(from, this.lit(range_));
-    const plan = this.plan(cond, 'e')!;
+    const inRange = this.rangeSql(range, alias);
+    const from = table === 'events' ? 'events e' : cond ? this.alertEventJoin(range) : 'alerts a';
     const d = this.dialect;
     const lossy = d.isTrue('e.lossy');
-    const sure = and([range_, not(lossy), plan.lower]);
-    const maybe = and([range_, or([lossy, and([plan.upper, not(plan.lower)])])]);
+    let sure: Sql;
+    let maybe: Sql;
+    if (!cond) {
+      if (!opts.lossyAware) return sqlPart(from, this.lit(and([inRange, opts.sureWhere ?? true])));
+      sure = and([inRange, not(lossy), opts.sureWhere ?? true]);
+      maybe = and([inRange, lossy]);
+    } else {
+      const plan = this.plan(cond, 'e')!;
+      sure = and([inRange, not(lossy), plan.lower, opts.sureWhere ?? true]);
+      maybe = and([inRange, or([lossy, and([plan.upper, not(plan.lower)])])]);
+    }
+    const test = cond ? (r: Row) => cond.test(SqlStore.auditEvent(this.eventFromRow(r, 'e_'))) : () => true;
     const a = sure === false ? undefined : await sqlPart(from, this.lit(sure));
-    const b = maybe === false ? undefined : await jsPart(from, this.lit(maybe), (r) => cond.test(SqlStore.auditEvent(this.eventFromRow(r, 'e_'))));
+    const b = maybe === false ? undefined : await jsPart(from, this.lit(maybe), test);
     if (a !== undefined && b !== undefined) return merge(a, b);
     return a ?? b ?? sqlPart(from, this.lit(false));
   }
@@ -450,7 +466,7 @@ export abstract class SqlStore implements Store {
     const d = this.dialect;
     const bucketExpr = d.intDiv(`${alias}.time_ns`, String(step));
     const counts = await this.split<Map<bigint, number>>(
-      table, range, condition, true,
+      table, range, condition, {},
       async (from, where) => {
         const rows = await this.query(`SELECT ${bucketExpr} AS b, count(*) AS n FROM ${from} WHERE ${where} GROUP BY b`);
         return new Map(rows.map((r) => [toBig(r.b), toNum(r.n)]));
@@ -477,6 +493,8 @@ export abstract class SqlStore implements Store {
   async topN(table: 'events' | 'alerts', column: string, range: TimeRange, n: number, condition?: string): Promise<{ value: string; count: number }[]> {
     let colSql: string;
     let list: boolean;
+    /** The value a row contributes, read from its raw event (rows whose columns are inexact). */
+    let exact: ((r: Row) => unknown) | undefined;
     if (table === 'events') {
       const c = eventColumnByName(column);
       if (!c) {
@@ -484,6 +502,8 @@ export abstract class SqlStore implements Store {
       }
       colSql = `e.${c.column}`;
       list = c.kind === 'list';
+      const get = fieldExtractor(c.field);
+      exact = (r) => get(SqlStore.auditEvent(this.eventFromRow(r, 'e_')));
     } else {
       if (!ALERT_TOPN.has(column)) throw new StoreQueryError(`cannot rank alerts by '${column}': one of ${[...ALERT_TOPN].join(', ')}`);
       colSql = `a.${column}`;
@@ -492,19 +512,22 @@ export abstract class SqlStore implements Store {
     const limit = Math.max(1, Math.floor(n));
     const valueExpr = list ? this.unnest(colSql) : colSql;
     const notNull = list ? true : `${colSql} IS NOT NULL`;
+    const group = (from: string, where: string, lim: string) =>
+      this.query(`SELECT v, count(*) AS n FROM (SELECT ${valueExpr} AS v FROM ${from} WHERE ${where}) t GROUP BY v${lim}`);
+    const toMap = (rows: Row[]) => new Map(rows.filter((r) => r.v !== null).map((r) => [String(r.v), toNum(r.n)]));
+    if (!condition && (table === 'alerts' || (await this.lossyCount(range)) === 0)) {
+      // The common case: the database ranks alone.
+      const rows = await group(table === 'events' ? 'events e' : 'alerts a', this.lit(and([this.rangeSql(range, table === 'events' ? 'e' : 'a'), notNull])), ` ORDER BY n DESC, v LIMIT ${limit}`);
+      return sortTop(toMap(rows), limit);
+    }
     const counts = await this.split<Map<string, number>>(
-      table, range, condition, notNull,
-      async (from, where) => {
-        // Without a condition the database ranks; with one, both parts must be merged first.
-        const lim = condition ? '' : ` ORDER BY n DESC, v LIMIT ${limit}`;
-        const rows = await this.query(`SELECT v, count(*) AS n FROM (SELECT ${valueExpr} AS v FROM ${from} WHERE ${where}) t GROUP BY v${lim}`);
-        return new Map(rows.filter((r) => r.v !== null).map((r) => [String(r.v), toNum(r.n)]));
-      },
+      table, range, condition, { sureWhere: notNull, lossyAware: table === 'events' },
+      async (from, where) => toMap(await group(from, where, '')),
       async (from, where, test) => {
         const m = new Map<string, number>();
         for await (const r of this.scanRows(from, where, `${colSql} AS x_v`, table === 'events' ? 'e' : 'a')) {
           if (!test(r)) continue;
-          const v = r.x_v;
+          const v = exact ? exact(r) : r.x_v;
           if (v === null || v === undefined) continue;
           for (const x of list ? (v as unknown[]) : [v]) m.set(String(x), (m.get(String(x)) ?? 0) + 1);
         }
@@ -512,14 +535,18 @@ export abstract class SqlStore implements Store {
       },
       (a, b) => { for (const [k, v] of b) a.set(k, (a.get(k) ?? 0) + v); return a; },
     );
-    return [...counts].map(([value, count]) => ({ value, count }))
-      .sort((x, y) => y.count - x.count || (x.value < y.value ? -1 : x.value > y.value ? 1 : 0))
-      .slice(0, limit);
+    return sortTop(counts, limit);
+  }
+
+  private async lossyCount(range: TimeRange): Promise<number> {
+    const where = and([this.rangeSql(range, 'e'), this.dialect.isTrue('e.lossy')]);
+    const r = await this.query(`SELECT count(*) AS n FROM events e WHERE ${this.lit(where)}`);
+    return toNum(r[0]?.n ?? 0);
   }
 
   async countByPriority(range: TimeRange, condition?: string): Promise<Record<string, number>> {
     const m = await this.split<Map<string, number>>(
-      'alerts', range, condition, true,
+      'alerts', range, condition, {},
       async (from, where) => {
         const rows = await this.query(`SELECT a.priority AS p, count(*) AS n FROM ${from} WHERE ${where} GROUP BY a.priority`);
         return new Map(rows.map((r) => [String(r.p), toNum(r.n)]));
@@ -560,6 +587,12 @@ export abstract class SqlStore implements Store {
     const a = await this.query('SELECT count(*) AS n FROM alerts');
     return { events: toNum(e[0]?.n ?? 0), alerts: toNum(a[0]?.n ?? 0) };
   }
+}
+
+function sortTop(counts: Map<string, number>, limit: number): { value: string; count: number }[] {
+  return [...counts].map(([value, count]) => ({ value, count }))
+    .sort((x, y) => y.count - x.count || (x.value < y.value ? -1 : x.value > y.value ? 1 : 0))
+    .slice(0, limit);
 }
 
 function floorDiv(a: bigint, b: bigint): bigint {

@@ -35,14 +35,14 @@ test('webhook: exactly what Fluent Bit http output sends (format json and json_l
   const t = await startTestService();
   try {
     // Fluent Bit adds its `date` key (double, seconds) to each record; headers as out_http sets them.
-    const recs = [auditEvent(), auditEvent()].map((e) => ({ date: 1767268800.123456, ...e }));
+    const recs = [auditEvent(), auditEvent()].map((e) => ({ date: 1767268800.123456, ...e }) as Record<string, unknown>);
     const base = { 'User-Agent': 'Fluent-Bit', Host: '127.0.0.1:8765' };
     let r = await t.post('/k8s-audit', JSON.stringify(recs), { ...base, 'Content-Type': 'application/json' });
     assert.equal(r.status, 200, r.body);
-    r = await t.post('/k8s-audit', recs.map((x) => JSON.stringify({ ...x, auditID: x.auditID + '-l' })).join('\n') + '\n', { ...base, 'Content-Type': 'application/x-ndjson' });
+    r = await t.post('/k8s-audit', recs.map((x) => JSON.stringify({ ...x, auditID: (x.auditID as string) + '-l' })).join('\n') + '\n', { ...base, 'Content-Type': 'application/x-ndjson' });
     assert.equal(r.status, 200, r.body);
     // compress gzip
-    const gz = gzipSync(Buffer.from(JSON.stringify(recs.map((x) => ({ ...x, auditID: x.auditID + '-g' })))));
+    const gz = gzipSync(Buffer.from(JSON.stringify(recs.map((x) => ({ ...x, auditID: (x.auditID as string) + '-g' })))));
     r = await t.post('/k8s-audit', gz, { ...base, 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' });
     assert.equal(r.status, 200, r.body);
     // a tail input without a JSON parser: the audit line arrives as a string in `log`

@@ -127,6 +127,8 @@ export class K8sAuditFileTail {
 
   /** After the pipeline has drained: write the final checkpoint and close files. */
   async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    while (this.saving) await new Promise((r) => setTimeout(r, 5));
     for (const r of this.readers.values()) await r.fh.close().catch(() => undefined);
     this.readers.clear();
     saveCheckpointsSync(this.checkpointFile, this.snapshot());
@@ -152,14 +154,19 @@ export class K8sAuditFileTail {
     return m;
   }
 
+  private saving = false;
+
   private async saveIfDirty(): Promise<void> {
-    if (!this.dirty) return;
+    if (!this.dirty || this.saving) return;
     this.dirty = false;
+    this.saving = true;
     try {
       await saveCheckpoints(this.checkpointFile, this.snapshot());
     } catch (e) {
       this.dirty = true;
       this.d.log.error({ err: e, file: this.checkpointFile }, 'tail: cannot write checkpoints');
+    } finally {
+      this.saving = false;
     }
   }
 
@@ -392,7 +399,14 @@ export class K8sAuditFileTail {
       batchEnd = lineEnd;
       batchLine = r.line;
       start = nl + 1;
-      if (out.length >= this.d.cfg.batch_max_events) flush();
+      if (out.length >= this.d.cfg.batch_max_events) {
+        flush();
+        // Back-pressure: stop at this line boundary; the rest of the chunk is read again later.
+        if (this.inflight >= this.d.cfg.max_inflight_batches || !this.d.pipeline.hasCapacity()) {
+          r.readOffset = lineEnd;
+          return true;
+        }
+      }
     }
     // The partial last line: kept (copied: the chunk buffer is not reused, but it is large).
     if (start < data.length) {

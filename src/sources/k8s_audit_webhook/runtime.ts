@@ -105,7 +105,7 @@ export class K8sAuditWebhook {
     }
     if (dec.events.length > 0) {
       const labels = cluster !== undefined ? { ...this.labels, cluster } : undefined;
-      const text = dec.clean ? body.toString('utf8') : dec.events.map((e) => JSON.stringify(e.raw)).join('\n');
+      const text = dec.clean ? body : dec.events.map((e) => JSON.stringify(e.raw)).join('\n');
       try {
         await this.d.pipeline.submitSpooled(
           { kind: 'audit', source: this.d.name, labels, events: dec.events, receivedAt: performance.now() },

@@ -1,0 +1,153 @@
+/**
+ * End-to-end ingest: `vigil run` (a child process: DuckDB storage, the bundled rules, the
+ * spool with fsync) takes audit events over HTTP from this process, which posts batches of
+ * 1,000 events (JSON arrays, as Fluent Bit's `format json` does) on a few keep-alive
+ * connections for a fixed time.
+ *
+ * Figures:
+ * - ingest.http.events_per_s: events *stored* per second over the measured window (from the
+ *   server's own counter), not merely accepted: a backlog in the spool does not count.
+ * - ingest.http.p99_ms: 99th percentile from a batch's arrival to its events and alerts being
+ *   stored (the server's `vigil_ingest_to_stored_seconds` histogram, interpolated within its
+ *   bucket); the client's POST→200 p99 is in the note.
+ * - ingest.http.peak_rss_mb: the server's peak resident set (VmHWM).
+ * One event per batch is an interactive shell exec that the bundled pack alerts on, so the
+ * alert path (detection, alert storage) is part of what is measured.
+ *
+ * Usage: ingest_http.ts [seconds=60] [connections=4]
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { ROOT_DIR, emitResults, log, round } from '../common.ts';
+
+const SECONDS = Number(process.argv[2] ?? 60);
+const CONNECTIONS = Number(process.argv[3] ?? 4);
+const BATCH = 1000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A batch body with `@@` where each event's ID prefix goes (one replaceAll per batch). */
+function template(): string {
+  const events: string[] = [];
+  const t = '2026-01-01T12:00:00.123456Z';
+  for (let i = 0; i < BATCH; i++) {
+    const n = String(i).padStart(4, '0');
+    if (i === 500) {
+      events.push(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"@@-${n}","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/shop/pods/web-1/exec?command=bash&container=web&stdin=true&stdout=true&tty=true","verb":"create","user":{"username":"mallory@example.com","groups":["system:authenticated"]},"sourceIPs":["203.0.113.50"],"userAgent":"kubectl/v1.30.2","objectRef":{"resource":"pods","namespace":"shop","name":"web-1","apiVersion":"v1","subresource":"exec"},"responseStatus":{"metadata":{},"code":101},"requestReceivedTimestamp":"${t}","stageTimestamp":"${t}","annotations":{"authorization.k8s.io/decision":"allow","authorization.k8s.io/reason":""}}`);
+      continue;
+    }
+    const verb = ['get', 'list', 'watch', 'update', 'patch'][i % 5]!;
+    const res = ['pods', 'configmaps', 'endpoints', 'leases', 'deployments'][i % 5]!;
+    events.push(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"@@-${n}","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/ns-${i % 20}/${res}","verb":"${verb}","user":{"username":"system:serviceaccount:ns-${i % 20}:app","groups":["system:serviceaccounts","system:authenticated"]},"sourceIPs":["10.0.${i % 250}.${i % 200}"],"userAgent":"client-go/v0.30.2 (linux/amd64) kubernetes","objectRef":{"resource":"${res}","namespace":"ns-${i % 20}","name":"obj-${i}","apiVersion":"v1"},"responseStatus":{"metadata":{},"code":200},"requestReceivedTimestamp":"${t}","stageTimestamp":"${t}","annotations":{"authorization.k8s.io/decision":"allow","authorization.k8s.io/reason":"RBAC: allowed by RoleBinding"}}`);
+  }
+  return '[' + events.join(',') + ']';
+}
+
+function metricValue(text: string, name: string): number {
+  for (const l of text.split('\n')) if (l.startsWith(name + ' ')) return Number(l.slice(name.length + 1));
+  return 0;
+}
+
+/** p-quantile from a Prometheus histogram's cumulative buckets (linear within the bucket). */
+function histogramQuantile(text: string, name: string, q: number): number {
+  const buckets: Array<[number, number]> = [];
+  for (const l of text.split('\n')) {
+    const m = new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\d+)`).exec(l);
+    if (m) buckets.push([m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2])]);
+  }
+  const total = buckets[buckets.length - 1]?.[1] ?? 0;
+  if (total === 0) return NaN;
+  const rank = q * total;
+  let prevLe = 0, prevCount = 0;
+  for (const [le, c] of buckets) {
+    if (c >= rank) {
+      if (le === Infinity) return prevLe;
+      return prevLe + ((rank - prevCount) / Math.max(1, c - prevCount)) * (le - prevLe);
+    }
+    prevLe = le;
+    prevCount = c;
+  }
+  return prevLe;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-ingest-'));
+  const cfg = path.join(dir, 'vigil.yaml');
+  writeFileSync(cfg, `listen: 127.0.0.1:0\ndata_dir: ${dir}\nlog_level: warn\n${process.env.BENCH_STORAGE ? `storage: { type: ${process.env.BENCH_STORAGE} }\n` : ""}outputs: []\nsources:\n  - type: k8s_audit_webhook\n`);
+  // The same V8 flag as bin/vigil.mjs's shebang (what `npx vigil run` gets).
+  const nodeArgs = ['--max-semi-space-size=64', ...(process.env.VIGIL_BENCH_NODE_ARGS ? process.env.VIGIL_BENCH_NODE_ARGS.split(' ') : [])];
+  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT_DIR, 'bin', 'vigil.mjs'), 'run', '--config', cfg], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const serverFile = path.join(dir, 'server.json');
+  const t0 = Date.now();
+  while (!existsSync(serverFile)) {
+    if (child.exitCode !== null || Date.now() - t0 > 60_000) throw new Error('vigil run did not start');
+    await sleep(50);
+  }
+  const url = new URL((JSON.parse(readFileSync(serverFile, 'utf8')) as { url: string }).url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  const tpl = template();
+  const metrics = async (): Promise<string> => (await fetch(url.origin + '/metrics')).text();
+
+  let batchNo = 0;
+  let accepted = 0;
+  let refused = 0;
+  const latencies: number[] = [];
+  const post = (body: string): Promise<number> => new Promise((resolve, reject) => {
+    const req = http.request({ host: url.hostname, port: url.port, path: '/k8s-audit', method: 'POST', agent, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+
+  // Warm-up: 5 s, not measured.
+  log(`warming up, then ${SECONDS} s with ${CONNECTIONS} connections, ${BATCH} events per POST`);
+  const run = async (until: number, record: boolean): Promise<void> => {
+    const worker = async (): Promise<void> => {
+      while (Date.now() < until) {
+        const body = tpl.replaceAll('@@', `b${(batchNo++).toString(36)}`);
+        const t = performance.now();
+        const code = await post(body);
+        if (code === 200) {
+          if (record) { accepted += BATCH; latencies.push(performance.now() - t); }
+        } else {
+          refused++;
+          await sleep(code === 429 || code === 503 ? 50 : 500);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: CONNECTIONS }, worker));
+  };
+  await run(Date.now() + 5000, false);
+  const before = await metrics();
+  const storedBefore = metricValue(before, 'vigil_store_written_total{table="events"}');
+  const start = performance.now();
+  await run(Date.now() + SECONDS * 1000, true);
+  const elapsed = (performance.now() - start) / 1000;
+  const after = await metrics();
+  const stored = metricValue(after, 'vigil_store_written_total{table="events"}') - storedBefore;
+  const alerts = metricValue(after, 'vigil_store_written_total{table="alerts"}');
+  const p99 = histogramQuantile(after, 'vigil_ingest_to_stored_seconds', 0.99) * 1000;
+  const p50 = histogramQuantile(after, 'vigil_ingest_to_stored_seconds', 0.5) * 1000;
+  latencies.sort((a, b) => a - b);
+  const clientP99 = latencies[Math.floor(latencies.length * 0.99)] ?? NaN;
+  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+  const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  agent.destroy();
+  rmSync(dir, { recursive: true, force: true });
+
+  const note = `${SECONDS} s, ${CONNECTIONS} keep-alive connections, JSON arrays of ${BATCH} events (1 alerting), DuckDB storage, spool fsync on; server and load generator share the machine's ${os.cpus().length} CPUs (not pinned)`;
+  emitResults([
+    { name: 'ingest.http.events_per_s', value: round(stored / elapsed), unit: 'events/s', note: `events stored per second over the window (accepted: ${round(accepted / elapsed)}/s; ${refused} POSTs refused with 429/503); ${note}` },
+    { name: 'ingest.http.p99_ms', value: round(p99, 1), unit: 'ms', note: `batch arrival → events and alerts stored, p99 from the server's histogram (p50 ${round(p50, 1)} ms); client POST→200 p99 ${round(clientP99, 1)} ms; ${alerts} alerts stored` },
+    { name: 'ingest.http.peak_rss_mb', value: round(hwm), unit: 'MB', note: 'peak RSS (VmHWM) of the vigil run process' },
+  ]);
+}
+
+await main();
