@@ -16,6 +16,8 @@
  * - ingest.http.*: `vigil run` end to end (HTTP webhook → spool → detection → DuckDB) fed by a
  *   load generator for --ingest-seconds (default 60): events stored per second, p99 from a
  *   batch's arrival to its alerts being stored, peak RSS (bench/measure/ingest_http.ts).
+ * - sensor.*: the syscall sensor (bpftrace) under a process storm and an open storm, its events
+ *   judged by the stable rules: events/s, CPU share, drops (needs root and bpftrace; skipped otherwise).
  * Without ../shared (upstream rules and traces) the rules figures are skipped with a note, and
  * the audit file is fully synthetic.
  *
@@ -44,8 +46,9 @@ function option(name: string, fallback: number): number {
 const AUDIT_EVENTS = option('--audit-events', DEFAULT_AUDIT_EVENTS);
 const SYSCALL_EVENTS = option('--syscall-events', 200_000);
 const INGEST_SECONDS = option('--ingest-seconds', 60);
+const STORE_EVENTS = option('--store-events', 10_000_000);
 /** A child that runs longer than this is stopped and its figures reported as missing. */
-const CHILD_TIMEOUT_MS = Math.max(240_000, (INGEST_SECONDS + 90) * 1000);
+const CHILD_TIMEOUT_MS = Math.max(240_000, (INGEST_SECONDS + 90) * 1000, STORE_EVENTS / 15);
 
 // ---------------------------------------------------------------------------------------------
 // Machine and pinning
@@ -183,6 +186,27 @@ measure('measure/ingest_http.ts', [String(INGEST_SECONDS)], [
   ['ingest.http.events_per_s', 'events/s'], ['ingest.http.p99_ms', 'ms'], ['ingest.http.peak_rss_mb', 'MB'],
 ], false);
 
+// 5. Storage: DuckDB with 10M audit events (1M written through the Store, grown inside DuckDB).
+// Not pinned: DuckDB works on its own threads.
+if (gen.failure) {
+  for (const n of ['insert.events_per_s', 'histogram_24h.ms', 'top10_user.ms', 'search_newest100.ms', 'mb_per_million_events']) {
+    skipped(`store.duckdb.${n}`, n.endsWith('.ms') ? 'ms' : n.includes('events_per_s') ? 'events/s' : 'MB', 'skipped: no audit input file');
+  }
+} else {
+  measure('measure/store_duckdb.ts', [data, String(STORE_EVENTS)], [
+    ['store.duckdb.insert.events_per_s', 'events/s'], ['store.duckdb.histogram_24h.ms', 'ms'], ['store.duckdb.top10_user.ms', 'ms'],
+    ['store.duckdb.search_newest100.ms', 'ms'], ['store.duckdb.mb_per_million_events', 'MB'],
+  ], false);
+}
+
+// 6. Syscall sensor (root + bpftrace; the child reports the figures as skipped otherwise):
+// pinned like the others, with its synthetic load on the other CPUs.
+if (noShared([UPSTREAM_SYSCALL_RULES[0]!])) {
+  for (const [n, u] of [['events_per_s', 'events/s'], ['cpu_percent', '% of one core'], ['drops', 'events']]) skipped(`sensor.${n}`, u!, noShared([UPSTREAM_SYSCALL_RULES[0]!])!);
+} else {
+  measure('measure/sensor.ts', ['8', ...(canPin ? [String(PIN_CPU)] : [])], [['sensor.events_per_s', 'events/s'], ['sensor.cpu_percent', '% of one core'], ['sensor.drops', 'events']]);
+}
+
 // Other processes compete for the machine; the load average tells how quiet it was.
 const load = `load average ${loadBefore.toFixed(2)} at start, ${os.loadavg()[0]!.toFixed(2)} at end`;
 results.push({
@@ -194,7 +218,8 @@ results.push({
 // Output
 
 const order = ['machine.', 'engine.load', 'engine.syscall_eval.events', 'engine.syscall_eval.codegen', 'engine.syscall', 'k8saudit.data', 'k8saudit.json_parse.events', 'k8saudit.detect.events', 'k8saudit.detect_over', 'k8saudit.json_parse.peak',
-  'k8saudit.detect.peak', 'k8saudit.detect.rules', 'k8saudit.detect.alerts', 'k8saudit.detect.upstream_rules', 'ingest.http.events', 'ingest.http.p99', 'ingest.http.peak'];
+  'k8saudit.detect.peak', 'k8saudit.detect.rules', 'k8saudit.detect.alerts', 'k8saudit.detect.upstream_rules', 'ingest.http.events', 'ingest.http.p99', 'ingest.http.peak', 'store.duckdb.insert', 'store.duckdb.mb', 'store.duckdb.histogram',
+  'store.duckdb.top10', 'store.duckdb.search', 'store.duckdb.peak', 'sensor.events', 'sensor.cpu', 'sensor.drops'];
 const rank = (n: string): number => { const i = order.findIndex((p) => n.startsWith(p)); return i < 0 ? order.length : i; };
 results.sort((a, b) => rank(a.name) - rank(b.name));
 

@@ -9,7 +9,9 @@
  *   server's own counter), not merely accepted: a backlog in the spool does not count.
  * - ingest.http.p99_ms: 99th percentile from a batch's arrival to its events and alerts being
  *   stored (the server's `vigil_ingest_to_stored_seconds` histogram, interpolated within its
- *   bucket); the client's POST→200 p99 is in the note.
+ *   bucket), measured in a second phase at half the sustained rate: at saturation the figure
+ *   is the spool's backlog (bounded by `high_water_bytes`), not the pipeline's delay; the
+ *   saturated percentiles and the client's POST→200 p99 are in the note.
  * - ingest.http.peak_rss_mb: the server's peak resident set (VmHWM).
  * One event per batch is an interactive shell exec that the bundled pack alerts on, so the
  * alert path (detection, alert storage) is part of what is measured.
@@ -32,7 +34,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A batch body with `@@` where each event's ID prefix goes (one replaceAll per batch). */
 function template(): string {
   const events: string[] = [];
-  const t = '2026-01-01T12:00:00.123456Z';
+  // Times are stamped per batch (`%%`), as a live API server's are: increasing, which is what
+  // storage's time-partitioned de-duplication expects of real traffic.
+  const t = '%%';
   for (let i = 0; i < BATCH; i++) {
     const n = String(i).padStart(4, '0');
     if (i === 500) {
@@ -51,18 +55,24 @@ function metricValue(text: string, name: string): number {
   return 0;
 }
 
-/** p-quantile from a Prometheus histogram's cumulative buckets (linear within the bucket). */
-function histogramQuantile(text: string, name: string, q: number): number {
-  const buckets: Array<[number, number]> = [];
+function buckets(text: string, name: string): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
   for (const l of text.split('\n')) {
     const m = new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\d+)`).exec(l);
-    if (m) buckets.push([m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2])]);
+    if (m) out.push([m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2])]);
   }
-  const total = buckets[buckets.length - 1]?.[1] ?? 0;
+  return out;
+}
+
+/** p-quantile of the observations between two scrapes of a histogram (linear within a bucket). */
+function histogramQuantile(before: string, after: string, name: string, q: number): number {
+  const b0 = buckets(before, name);
+  const bs = buckets(after, name).map(([le, c], i) => [le, c - (b0[i]?.[1] ?? 0)] as [number, number]);
+  const total = bs[bs.length - 1]?.[1] ?? 0;
   if (total === 0) return NaN;
   const rank = q * total;
   let prevLe = 0, prevCount = 0;
-  for (const [le, c] of buckets) {
+  for (const [le, c] of bs) {
     if (c >= rank) {
       if (le === Infinity) return prevLe;
       return prevLe + ((rank - prevCount) / Math.max(1, c - prevCount)) * (le - prevLe);
@@ -109,7 +119,7 @@ async function main(): Promise<void> {
   const run = async (until: number, record: boolean): Promise<void> => {
     const worker = async (): Promise<void> => {
       while (Date.now() < until) {
-        const body = tpl.replaceAll('@@', `b${(batchNo++).toString(36)}`);
+        const body = tpl.replaceAll('@@', `b${(batchNo++).toString(36)}`).replaceAll('%%', new Date().toISOString().replace('Z', '123Z'));
         const t = performance.now();
         const code = await post(body);
         if (code === 200) {
@@ -130,11 +140,34 @@ async function main(): Promise<void> {
   const elapsed = (performance.now() - start) / 1000;
   const after = await metrics();
   const stored = metricValue(after, 'vigil_store_written_total{table="events"}') - storedBefore;
-  const alerts = metricValue(after, 'vigil_store_written_total{table="alerts"}');
-  const p99 = histogramQuantile(after, 'vigil_ingest_to_stored_seconds', 0.99) * 1000;
-  const p50 = histogramQuantile(after, 'vigil_ingest_to_stored_seconds', 0.5) * 1000;
+  const rate = stored / elapsed;
+  const satP99 = histogramQuantile(before, after, 'vigil_ingest_to_stored_seconds', 0.99) * 1000;
+  const satP50 = histogramQuantile(before, after, 'vigil_ingest_to_stored_seconds', 0.5) * 1000;
+
+  // Latency phase: once the backlog has drained, post at half the sustained rate for 20 s.
+  for (let t1 = Date.now(); Date.now() - t1 < 120_000;) {
+    const r = (await (await fetch(url.origin + '/readyz')).json()) as { spool_bytes: number };
+    if (r.spool_bytes === 0) break;
+    await sleep(200);
+  }
+  const paced = await metrics();
+  const intervalMs = 1000 / Math.max(1, (rate * 0.5) / BATCH);
+  const pacedEnd = Date.now() + 20_000;
+  const sends: Array<Promise<number>> = [];
+  for (let next = Date.now(); next < pacedEnd; next += intervalMs) {
+    await sleep(Math.max(0, next - Date.now()));
+    sends.push(post(tpl.replaceAll('@@', `p${(batchNo++).toString(36)}`).replaceAll('%%', new Date().toISOString().replace('Z', '123Z'))));
+  }
+  await Promise.all(sends);
+  await sleep(1000);
+  const after2 = await metrics();
+  const alerts = metricValue(after2, 'vigil_store_written_total{table="alerts"}');
+  const p99 = histogramQuantile(paced, after2, 'vigil_ingest_to_stored_seconds', 0.99) * 1000;
+  const p50 = histogramQuantile(paced, after2, 'vigil_ingest_to_stored_seconds', 0.5) * 1000;
   latencies.sort((a, b) => a - b);
   const clientP99 = latencies[Math.floor(latencies.length * 0.99)] ?? NaN;
+  const heapMb = metricValue(after, 'vigil_process_nodejs_heap_size_total_bytes') / 2 ** 20;
+  const extMb = metricValue(after, 'vigil_process_nodejs_external_memory_bytes') / 2 ** 20;
   const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
   const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
   child.kill('SIGTERM');
@@ -144,9 +177,9 @@ async function main(): Promise<void> {
 
   const note = `${SECONDS} s, ${CONNECTIONS} keep-alive connections, JSON arrays of ${BATCH} events (1 alerting), DuckDB storage, spool fsync on; server and load generator share the machine's ${os.cpus().length} CPUs (not pinned)`;
   emitResults([
-    { name: 'ingest.http.events_per_s', value: round(stored / elapsed), unit: 'events/s', note: `events stored per second over the window (accepted: ${round(accepted / elapsed)}/s; ${refused} POSTs refused with 429/503); ${note}` },
-    { name: 'ingest.http.p99_ms', value: round(p99, 1), unit: 'ms', note: `batch arrival → events and alerts stored, p99 from the server's histogram (p50 ${round(p50, 1)} ms); client POST→200 p99 ${round(clientP99, 1)} ms; ${alerts} alerts stored` },
-    { name: 'ingest.http.peak_rss_mb', value: round(hwm), unit: 'MB', note: 'peak RSS (VmHWM) of the vigil run process' },
+    { name: 'ingest.http.events_per_s', value: round(rate), unit: 'events/s', note: `events stored per second over the window (accepted: ${round(accepted / elapsed)}/s; ${refused} POSTs refused with 429/503); ${note}` },
+    { name: 'ingest.http.p99_ms', value: round(p99, 1), unit: 'ms', note: `batch arrival → events and alerts stored, p99 from the server's histogram, at half the sustained rate for 20 s (p50 ${round(p50, 1)} ms); at saturation, with the spool's backlog, p50 ${round(satP50)} ms and p99 ${round(satP99)} ms (the top bucket is 5 s); client POST→200 p99 at saturation ${round(clientP99, 1)} ms; ${alerts} alerts stored` },
+    { name: 'ingest.http.peak_rss_mb', value: round(hwm), unit: 'MB', note: `peak RSS (VmHWM) of the vigil run process; at the end the JS heap was ${round(heapMb)} MB and external buffers ${round(extMb)} MB, the rest is DuckDB's own memory and code` },
   ]);
 }
 

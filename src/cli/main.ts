@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { registerReplay } from './replay.ts';
 import { registerRules } from './rules.ts';
 import { registerRun } from './run.ts';
+import { registerSensor } from './sensor.ts';
 import { registerSearch } from './search.ts';
 import { registerHunt } from './hunt.ts';
 
@@ -23,6 +24,7 @@ export async function main(argv: string[]): Promise<number> {
   registerRules(program, state);
   registerReplay(program, state);
   registerRun(program, state);
+  registerSensor(program, state);
   registerSearch(program, state);
   registerHunt(program, state);
 

@@ -80,6 +80,7 @@ export function registerSearch(program: Command, state: { code: number }): void 
         const range = parseTimeRange({ since: o.since, from: o.from, to: o.to }, '24h');
         const limit = positive(o.limit);
         cli = await openStoreFor(o);
+        if (cli.remote && o.rules.length) process.stderr.write(`vigil search: --rules is ignored through the server (it uses its own rules' lists and macros)\n`);
         const tty = !!process.stdout.isTTY;
         const q = { range, condition, limit, order: 'desc' as const };
         let n = 0;

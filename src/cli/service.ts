@@ -3,7 +3,7 @@
  * configuration (decided once, here), wires them, and stops them in the order that loses
  * nothing: stop taking input, drain the pipeline, write checkpoints, close storage.
  */
-import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { VigilConfig } from '../config/schema.ts';
@@ -15,6 +15,7 @@ import type { AuditEvent } from '../events/k8saudit.ts';
 import { ConsoleOutput } from '../outputs/console.ts';
 import { FileOutput } from '../outputs/file.ts';
 import type { Output } from '../outputs/types.ts';
+import { writeFileAtomicSync } from '../util/atomic.ts';
 import { MemoryStore } from '../pipeline/memstore.ts';
 import { Pipeline, type SpoolItem } from '../pipeline/pipeline.ts';
 import { compileRoutes } from '../pipeline/routes.ts';
@@ -234,7 +235,8 @@ export async function startService(cfg: VigilConfig, opts: ServiceOptions = {}):
   }
   const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${urlHost}:${addr.port}`;
-  writeFileSync(serverFile, JSON.stringify({ url, pid: process.pid, started: new Date().toISOString(), data_dir: dataDir }, null, 2) + '\n');
+  // Atomic: other commands read it while we run, and must never see it half-written.
+  writeFileAtomicSync(serverFile, JSON.stringify({ url, pid: process.pid, started: new Date().toISOString(), data_dir: dataDir }, null, 2) + '\n');
   log.info({ url, endpoints: [...endpoints, 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /api/live'], data_dir: dataDir }, `listening on ${url}`);
   for (const t of tails) t.start();
   for (const d of demos) d.start();

@@ -72,7 +72,7 @@ const routeConfig = z.strictObject({
 const pipelineConfig = z.strictObject({
   queue_max_events: z
     .number().int().min(100)
-    .default(50_000)
+    .default(20_000)
     .describe('Events held in memory between the sources and the detector/storage stage. Past it, webhook batches are kept only in the disk spool and the file tail pauses.'),
   batch_max_events: z.number().int().min(1).default(5000).describe('Most events written to storage in one batch.'),
   flush_interval_ms: z.number().int().min(1).default(50).describe('Longest time a partial batch waits before it is written to storage.'),
@@ -89,11 +89,12 @@ const pipelineConfig = z.strictObject({
       segment_max_bytes: z.number().int().min(64 * 1024).default(64 * 1024 * 1024).describe('Size of one spool segment file; consumed segments are deleted.'),
       high_water_bytes: z
         .number().int().min(0)
-        .default(256 * 1024 * 1024)
-        .describe('Unconsumed spool bytes past which webhooks get 429 with Retry-After (the detector or storage is behind).'),
+        .default(32 * 1024 * 1024)
+        .describe('Unconsumed spool bytes past which webhooks get 429 with Retry-After (the detector or storage is behind). It bounds the delay from arrival to storage: about this many bytes of events wait at most; raise it to absorb longer bursts at the cost of latency.'),
       fsync: z.boolean().default(true).describe('fsync the spool before acknowledging a batch. Turning it off trades crash safety for speed.'),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('The disk spool: where pushed batches (webhooks, Falco alerts) are made durable before they are acknowledged, and wait while detection or storage is behind.'),
 });
 
 export const configSchema = z.strictObject({
@@ -108,7 +109,8 @@ export const configSchema = z.strictObject({
       min_priority: priority.default('debug').describe('Rules less severe than this are loaded but not run.'),
       disable: z.array(z.string()).default([]).describe('Rules to turn off: exact names, `*` wildcards, or `tag:<tag>`.'),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('Detection rules.'),
   storage: storageConfig.prefault({ type: 'duckdb' }).describe('Where events and alerts are kept.'),
   sources: z
     .array(sourceConfig)
@@ -119,7 +121,7 @@ export const configSchema = z.strictObject({
     .array(routeConfig)
     .default([])
     .describe('Which alerts go to which outputs. With no routes, every alert goes to every output. Every event always goes to storage and the detector; every alert to storage and the live feed.'),
-  pipeline: pipelineConfig.prefault({}),
+  pipeline: pipelineConfig.prefault({}).describe('Queues, batching, de-duplication and the disk spool between the sources and the detector/storage stage.'),
 });
 
 export type VigilConfig = z.infer<typeof configSchema>;

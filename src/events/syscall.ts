@@ -147,6 +147,9 @@ export interface FdSnap {
   readonly openFlags?: number;
   readonly dev?: number;
   readonly ino?: number;
+  /** Host names the client and server addresses were resolved from (see sources/syscall/dns.ts). */
+  readonly cipName?: string;
+  readonly sipName?: string;
 }
 
 /** What a live event carries besides its type and time. */

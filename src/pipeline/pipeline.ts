@@ -24,13 +24,14 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Alert, Engine } from '../engine/engine.ts';
 import { alertToJson } from '../engine/engine.ts';
-import { AuditEvent, decodeAuditText, isDecodeError } from '../events/k8saudit.ts';
+import type { AuditEvent } from '../events/k8saudit.ts';
 import type { AlertRecord, Output } from '../outputs/types.ts';
 import type { Store, StoredAlert, StoredEvent } from '../store/types.ts';
 import { RecentIds } from './dedup.ts';
 import type { Router } from './routes.ts';
-import { Spool, type SpoolRecord } from './spool.ts';
-import { type FalcoAlert, storedEngineAlert, storedFalcoAlert } from './stored.ts';
+import { type FalcoAlert, Overloaded, type Sink, SpoolFull, type SpoolItem, decodeSpoolPayload } from '../sources/sink.ts';
+import { Spool, SpoolFullError, type SpoolRecord } from './spool.ts';
+import { storedEngineAlert, storedFalcoAlert } from './stored.ts';
 import type { Telemetry } from './telemetry.ts';
 import { Histogram } from 'prom-client';
 
@@ -42,22 +43,11 @@ export interface PipelineOptions {
   highWaterBytes: number;
 }
 
-/** A batch as kept in the spool (decoded form) and described in its payload header. */
-export type SpoolItem =
-  | { kind: 'audit'; source: string; labels?: Record<string, string>; events: AuditEvent[]; receivedAt?: number }
-  | { kind: 'falco'; source: string; labels?: Record<string, string>; alerts: FalcoAlert[]; receivedAt?: number };
-
 interface DirectBatch {
   source: string;
   labels: Record<string, string>;
   events: AuditEvent[];
   ack: () => void;
-}
-
-export class Overloaded extends Error {
-  constructor(readonly retryAfterS: number, why: string) {
-    super(why);
-  }
 }
 
 type Ack = { kind: 'spool'; rec: SpoolRecord<SpoolItem> } | { kind: 'direct'; ack: () => void };
@@ -82,7 +72,10 @@ export interface PipelineDeps {
   sourceLabels: Map<string, Record<string, string>>;
 }
 
-export class Pipeline {
+export { Overloaded, SpoolFull };
+export type { SpoolItem };
+
+export class Pipeline implements Sink {
   /** Alerts as they are stored: the live feed (SSE) listens here. */
   readonly live = new EventEmitter();
   private direct: DirectBatch[] = [];
@@ -92,6 +85,7 @@ export class Pipeline {
   private recent: RecentIds;
   private num = 0;
   private stopping = false;
+  private abandon = false;
   private done?: Promise<void>;
   private inflight: Promise<void> = Promise.resolve();
   private storeHealthy = true;
@@ -129,7 +123,7 @@ export class Pipeline {
 
   /**
    * A push source's batch: spooled (durably) before this resolves. `payload` is the batch's
-   * serialised form (see encodeSpoolPayload). Throws Overloaded or SpoolFullError.
+   * serialised form (see encodeSpoolPayload). Throws Overloaded or SpoolFull.
    */
   async submitSpooled(item: SpoolItem, payload: Buffer): Promise<void> {
     if (this.stopping) throw new Overloaded(5, 'shutting down');
@@ -137,7 +131,12 @@ export class Pipeline {
       throw new Overloaded(1, `detector/storage behind: ${this.d.spool.unconsumedBytes} bytes waiting in the spool`);
     }
     const weight = item.kind === 'audit' ? item.events.length : item.alerts.length;
-    await this.d.spool.append(payload, item, weight);
+    try {
+      await this.d.spool.append(payload, item, weight);
+    } catch (e) {
+      if (e instanceof SpoolFullError) throw new SpoolFull(e.message);
+      throw e;
+    }
     this.wakeConsumer();
   }
 
@@ -176,6 +175,10 @@ export class Pipeline {
 
   private async run(): Promise<void> {
     for (;;) {
+      // Stopping: finish the write in flight and leave the rest where it is durable already
+      // (the spool replays it, the tail re-reads it from its checkpoint) rather than drain a
+      // backlog past the orchestrator's grace period.
+      if (this.stopping && (this.abandon || !this.hasWork())) break;
       if (!this.hasWork()) {
         if (this.stopping) break;
         await new Promise<void>((r) => {
@@ -341,12 +344,18 @@ export class Pipeline {
     }
   }
 
-  /** Stop taking work, drain what was handed over, and wait for the last write. */
-  async stop(): Promise<void> {
+  /**
+   * Stop taking work and wait for the last write. Work already handed over is processed while
+   * it takes less than `drainMs`; what is left stays in the spool or behind the tail's
+   * checkpoint for the next start.
+   */
+  async stop(drainMs = 5000): Promise<void> {
     this.stopping = true;
+    const t = setTimeout(() => { this.abandon = true; }, drainMs);
     this.wakeConsumer();
     for (const f of this.capacityWaiters.splice(0)) f();
     await this.done;
+    clearTimeout(t);
   }
 }
 
@@ -373,43 +382,3 @@ function falcoJson(f: FalcoAlert): string {
   return JSON.stringify(o);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Spool payloads: one header line (JSON), then the body.
-
-interface PayloadHeader {
-  v: 1;
-  k: 'audit' | 'falco';
-  s: string;
-  l?: Record<string, string>;
-  t?: number;
-}
-
-export function encodeSpoolPayload(kind: 'audit' | 'falco', source: string, labels: Record<string, string> | undefined, body: string | Buffer): Buffer {
-  const h: PayloadHeader = { v: 1, k: kind, s: source };
-  if (labels) h.l = labels;
-  const head = Buffer.from(JSON.stringify(h) + '\n');
-  const b = typeof body === 'string' ? Buffer.from(body) : body;
-  return Buffer.concat([head, b], head.length + b.length);
-}
-
-export function decodeSpoolPayload(buf: Buffer): SpoolItem {
-  const text = buf.toString('utf8');
-  const nl = text.indexOf('\n');
-  const h = JSON.parse(nl < 0 ? text : text.slice(0, nl)) as PayloadHeader;
-  const body = nl < 0 ? '' : text.slice(nl + 1);
-  if (h.v !== 1) throw new Error(`unknown spool record version ${String(h.v)}`);
-  if (h.k === 'audit') {
-    const events: AuditEvent[] = [];
-    for (const x of decodeAuditText(body, `spool:${h.s}`)) if (!isDecodeError(x)) events.push(x);
-    return { kind: 'audit', source: h.s, labels: h.l, events };
-  }
-  const arr = JSON.parse(body) as Array<Omit<FalcoAlert, 'timeNs'> & { timeNs: string }>;
-  return { kind: 'falco', source: h.s, labels: h.l, alerts: arr.map((a) => ({ ...a, timeNs: BigInt(a.timeNs) })) };
-}
-
-/** Falco alerts as a spool body (timeNs as a string: JSON has no bigint). */
-export function falcoSpoolBody(alerts: FalcoAlert[]): string {
-  return JSON.stringify(alerts.map((a) => ({ ...a, timeNs: a.timeNs.toString() })));
-}
-
-export { AuditEvent };

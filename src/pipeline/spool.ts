@@ -22,7 +22,7 @@ import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, r
 import { type FileHandle, open } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import { writeFileAtomic, writeFileAtomicSync } from './atomic.ts';
+import { writeFileAtomic, writeFileAtomicSync } from '../util/atomic.ts';
 
 export interface SpoolOptions {
   dir: string;

@@ -6,7 +6,10 @@
 import { createHash } from 'node:crypto';
 import type { Alert } from '../engine/engine.ts';
 import type { AuditEvent } from '../events/k8saudit.ts';
+import type { FalcoAlert } from '../sources/sink.ts';
 import type { StoredAlert, StoredEvent } from '../store/types.ts';
+
+export type { FalcoAlert };
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
@@ -64,21 +67,6 @@ export function storedEngineAlert(a: Alert): StoredAlert {
   };
   if (ev.labels) out.labels = ev.labels;
   return out;
-}
-
-/** A Falco alert as received (validated by the falco_alerts source). */
-export interface FalcoAlert {
-  output: string;
-  priority: string;
-  rule: string;
-  /** RFC 3339 as sent. */
-  time: string;
-  timeNs: bigint;
-  output_fields: Record<string, unknown>;
-  source: string;
-  tags: string[];
-  hostname?: string;
-  uuid?: string;
 }
 
 export function storedFalcoAlert(f: FalcoAlert, labels: Record<string, string> | undefined): StoredAlert {

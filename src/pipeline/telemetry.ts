@@ -9,14 +9,11 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export interface SourceTelemetry {
-  received(events: number, bytes: number): void;
-  parsed(events: number): void;
-  rejected(reason: string, n?: number): void;
-  request(code: number): void;
-}
+import type { SourceTelemetry, TelemetryHub } from '../sources/sink.ts';
 
-export class Telemetry {
+export type { SourceTelemetry };
+
+export class Telemetry implements TelemetryHub {
   readonly registry = new Registry();
   private readonly receivedEvents: Counter;
   private readonly receivedBytes: Counter;

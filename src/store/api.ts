@@ -18,12 +18,13 @@
  * `30d`) back from now. In answers, 64-bit integers (times in ns, `evt.time` in output fields)
  * are JSON strings, with `time` beside `timeNs` in RFC 3339 for people. Errors are
  * `{"error": "..."}` with status 400 (bad input) or 404; a condition that does not compile is
- * a 400 whose message points into the condition.
+ * a 400 with `"kind": "condition"` whose message points into the condition. `bigint=tagged`
+ * writes 64-bit integers in output fields as `{"$bigint": "..."}` (for exact clients).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { formatIso8601 } from '../fields/generic.ts';
 import { ConditionError } from './condition.ts';
-import { StoreQueryError, decodeFields } from './sqlstore.ts';
+import { StoreQueryError, decodeFields, encodeFields } from './sqlstore.ts';
 import { parseTimeRange, TimeArgError } from './time.ts';
 import type { AlertFilter, SearchQuery, Store, StoredAlert, StoredEvent } from './types.ts';
 
@@ -47,8 +48,11 @@ export function eventJson(e: StoredEvent): Record<string, unknown> {
   return { ...rest, time: formatIso8601(e.timeNs) };
 }
 
-export function alertJson(a: StoredAlert): Record<string, unknown> {
-  return { ...a, time: formatIso8601(a.timeNs) };
+export function alertJson(a: StoredAlert, taggedBigints = false): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a, time: formatIso8601(a.timeNs) };
+  // For a client that rebuilds the alert exactly (RemoteStore): 64-bit integers tagged.
+  if (taggedBigints) out.outputFields = JSON.parse(encodeFields(a.outputFields)) as unknown;
+  return out;
 }
 
 async function readBody(req: IncomingMessage): Promise<unknown> {
@@ -178,6 +182,7 @@ export function storeApiHandler(store: Store): (req: IncomingMessage, res: Serve
       if (method !== 'GET' && method !== 'POST') throw new ApiError(405, `method ${method} not allowed`);
       const body = method === 'POST' ? await readBody(req) : undefined;
       const p: Params = method === 'POST' && !Array.isArray(body) ? { ...queryParams(url), ...(body as Params) } : queryParams(url);
+      const tagged = str(p, 'bigint') === 'tagged';
       switch (head) {
         case 'events': {
           if (id !== undefined) {
@@ -192,14 +197,14 @@ export function storeApiHandler(store: Store): (req: IncomingMessage, res: Serve
           if (id !== undefined) {
             const a = await store.getAlert(id);
             if (!a) throw new ApiError(404, `no alert ${id}`);
-            return send(res, 200, alertJson(a));
+            return send(res, 200, alertJson(a, tagged));
           }
           if (method === 'POST' && Array.isArray(body)) {
             const written = await store.writeAlerts(body.map(postedAlert));
             return send(res, 200, { written });
           }
           const page = await store.searchAlerts(search(p, true));
-          return send(res, 200, { items: page.items.map(alertJson), cursor: page.cursor ?? null });
+          return send(res, 200, { items: page.items.map((a) => alertJson(a, tagged)), cursor: page.cursor ?? null });
         }
         case 'histogram': {
           const buckets = await store.histogram(table(p), range(p, '24h'), str(p, 'condition'), int(p, 'buckets', 60, 2000));
@@ -219,7 +224,8 @@ export function storeApiHandler(store: Store): (req: IncomingMessage, res: Serve
       }
     } catch (e) {
       if (e instanceof ApiError) return send(res, e.status, { error: e.message });
-      if (e instanceof ConditionError || e instanceof StoreQueryError) return send(res, 400, { error: e.message });
+      if (e instanceof ConditionError) return send(res, 400, { error: e.message, kind: 'condition' });
+      if (e instanceof StoreQueryError) return send(res, 400, { error: e.message, kind: 'query' });
       throw e;
     }
   };

@@ -172,8 +172,8 @@ export class ClickHouseStore extends SqlStore implements Store {
     const d = this.dialect;
     const ids = [...new Set(rows.map((r) => r.key.split('\u0000')[0]!))];
     const out = new Set<string>();
-    for (let i = 0; i < ids.length; i += 5000) {
-      const part = ids.slice(i, i + 5000);
+    for (let i = 0; i < ids.length; i += 2000) {
+      const part = ids.slice(i, i + 2000);
       const found = await this.query(
         `SELECT toString(time_ns) AS t, ${keyCols.join(', ')} FROM ${table} WHERE time_ns >= ${min} AND time_ns <= ${max} AND ${keyIn} IN (${part.map(d.str).join(', ')})`);
       for (const f of found) out.add(String(f.t) + '\u0000' + keyCols.map((k) => String(f[k])).join('\u0000'));

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { AuditEvent } from '../events/k8saudit.ts';
-import { eventRow } from './columns.ts';
+import { DERIVED, eventRow } from './columns.ts';
 import { DuckDBStore } from './duckdb.ts';
 import { redactEvent } from './redact.ts';
 import type { Store, StoredEvent } from './types.ts';
@@ -57,7 +57,7 @@ export async function openStore(config: StoreConfig, opts: OpenStoreOptions = {}
  */
 export function toStoredEvent(ev: AuditEvent, rawText?: string): StoredEvent {
   const raw = redactEvent(ev.raw);
-  const r = eventRow(raw, ev.timeNs, ev.labels);
+  const r = eventRow(raw, ev.timeNs, ev.labels, ev);
   const out: StoredEvent = { timeNs: ev.timeNs, auditId: r.auditId, stage: r.stage, raw };
   if (rawText !== undefined && raw === ev.raw) out.rawText = rawText;
   if (r.cluster !== undefined) out.cluster = r.cluster;
@@ -75,6 +75,7 @@ export function toStoredEvent(ev: AuditEvent, rawText?: string): StoredEvent {
   if (r.decision !== undefined) out.decision = r.decision;
   if (r.sourceIps !== undefined) out.sourceIps = r.sourceIps;
   if (r.userAgent !== undefined) out.userAgent = r.userAgent;
+  DERIVED.set(out, r);
   return out;
 }
 

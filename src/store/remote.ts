@@ -4,7 +4,8 @@
  * server's own pipeline.
  */
 import { toJson } from './api.ts';
-import { encodeFields } from './sqlstore.ts';
+import { ConditionError } from './condition.ts';
+import { StoreQueryError, decodeFields, encodeFields } from './sqlstore.ts';
 import type {
   HistogramBucket, Page, SearchQuery, Store, StoredAlert, StoredEvent, TimeRange,
 } from './types.ts';
@@ -30,7 +31,7 @@ function event(j: J): StoredEvent {
 
 function alert(j: J): StoredAlert {
   const { time: _t, ...rest } = j;
-  return { ...(rest as unknown as StoredAlert), timeNs: big(j.timeNs) };
+  return { ...(rest as unknown as StoredAlert), timeNs: big(j.timeNs), outputFields: decodeFields(JSON.stringify(j.outputFields ?? {})) };
 }
 
 export class RemoteStore implements Store {
@@ -40,7 +41,14 @@ export class RemoteStore implements Store {
   constructor(readonly base: string) {}
 
   async open(): Promise<void> {
-    await this.counts();
+    try {
+      await this.counts();
+    } catch (e) {
+      if (e instanceof RemoteStoreError && e.status === 404) {
+        throw new RemoteStoreError(`the Vigil server at ${this.base.replace(/\/api\/store$/, '')} does not serve the store API (${this.base}); stop it to use the store directly`, 404);
+      }
+      throw e;
+    }
   }
 
   async close(): Promise<void> {}
@@ -61,7 +69,12 @@ export class RemoteStore implements Store {
     } catch {
       throw new RemoteStoreError(`the Vigil server at ${this.base} answered ${res.status} without JSON${res.status === 404 ? ' (does it serve the store API?)' : ''}`, res.status);
     }
-    if (!res.ok) throw new RemoteStoreError(String(j.error ?? `HTTP ${res.status}`), res.status);
+    if (!res.ok) {
+      const msg = String(j.error ?? `HTTP ${res.status}`);
+      if (j.kind === 'condition') throw new ConditionError(msg);
+      if (j.kind === 'query') throw new StoreQueryError(msg);
+      throw new RemoteStoreError(msg, res.status);
+    }
     return j;
   }
 
@@ -70,7 +83,7 @@ export class RemoteStore implements Store {
   }
 
   private searchBody(q: SearchQuery): J {
-    const b: J = { ...this.rangeBody(q.range), limit: q.limit, order: q.order ?? 'desc' };
+    const b: J = { ...this.rangeBody(q.range), limit: q.limit, order: q.order ?? 'desc', bigint: 'tagged' };
     if (q.condition !== undefined) b.condition = q.condition;
     if (q.cursor !== undefined) b.cursor = q.cursor;
     if (q.alerts) {
@@ -82,7 +95,7 @@ export class RemoteStore implements Store {
     return b;
   }
 
-  writeEvents(): Promise<number> {
+  writeEvents(_batch: StoredEvent[]): Promise<number> {
     return Promise.reject(new RemoteStoreError('events are written by the server\'s pipeline, not through the store API'));
   }
 
@@ -131,14 +144,14 @@ export class RemoteStore implements Store {
 
   async getAlert(id: string): Promise<StoredAlert | undefined> {
     try {
-      return alert(await this.call(`alerts/${encodeURIComponent(id)}`));
+      return alert(await this.call(`alerts/${encodeURIComponent(id)}?bigint=tagged`));
     } catch (e) {
       if (e instanceof RemoteStoreError && e.status === 404) return undefined;
       throw e;
     }
   }
 
-  enforceRetention(): Promise<void> {
+  enforceRetention(_policy: Parameters<Store['enforceRetention']>[0]): Promise<void> {
     return Promise.reject(new RemoteStoreError('retention is enforced by the server'));
   }
 

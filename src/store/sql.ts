@@ -40,6 +40,8 @@ export interface Dialect {
   intEq(col: string, v: number): string;
   intNe(col: string, v: number): string;
   intIn(col: string, vs: number[]): string;
+  /** A stored list column as a list (DuckDB keeps lists as text joined with U+001E). */
+  listExpr(col: string): string;
   /** Every element of the list is one of `vs` (list not missing). */
   listAllIn(col: string, vs: string[]): string;
   /** Some element of the list is one of `vs`. */
@@ -160,8 +162,9 @@ function planCheck(n: CheckNode, d: Dialect, qualify: (c: string) => string): Pl
 
   if (c.kind === 'list') {
     if (n.modifier) return UNKNOWN;
-    if (op === 'in') return exactPlan(vs.length === 0 ? false : and([exists, d.listAllIn(col, vs)]));
-    if (op === 'intersects') return exactPlan(vs.length === 0 ? false : and([exists, d.listAnyIn(col, vs)]));
+    const list = d.listExpr(col);
+    if (op === 'in') return exactPlan(vs.length === 0 ? false : and([exists, d.listAllIn(list, vs)]));
+    if (op === 'intersects') return exactPlan(vs.length === 0 ? false : and([exists, d.listAnyIn(list, vs)]));
     return UNKNOWN;
   }
 
@@ -224,6 +227,7 @@ export const duckdbDialect: Dialect = {
   intEq: (col, v) => `coalesce(${col} = ${v}, false)`,
   intNe: (col, v) => `coalesce(${col} <> ${v}, false)`,
   intIn: (col, vs) => `coalesce(${col} IN (${vs.join(', ')}), false)`,
+  listExpr: (col) => `string_split(${col}, chr(30))`,
   listAllIn: (col, vs) => `coalesce(list_has_all([${vs.map(duckdbDialect.str).join(', ')}], ${col}), false)`,
   listAnyIn: (col, vs) => `coalesce(list_has_any(${col}, [${vs.map(duckdbDialect.str).join(', ')}]), false)`,
   isTrue: (col) => `coalesce(${col}, false)`,
@@ -251,6 +255,7 @@ export const clickhouseDialect: Dialect = {
   intEq: (col, v) => `(isNotNull(${col}) AND ifNull(${col}, 0) = ${v})`,
   intNe: (col, v) => `(isNotNull(${col}) AND ifNull(${col}, 0) != ${v})`,
   intIn: (col, vs) => `(isNotNull(${col}) AND ifNull(${col}, 0) IN (${vs.join(', ')}))`,
+  listExpr: (col) => col,
   listAllIn: (col, vs) => `hasAll([${vs.map(clickhouseDialect.str).join(', ')}], ${col})`,
   listAnyIn: (col, vs) => `hasAny(${col}, [${vs.map(clickhouseDialect.str).join(', ')}])`,
   isTrue: (col) => `(${col} = 1)`,

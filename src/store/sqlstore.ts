@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { AuditEvent } from '../events/k8saudit.ts';
 import { PRIORITIES, parsePriority } from '../rules/collector.ts';
 import { type CompiledCondition, compileCondition } from './condition.ts';
-import { EVENT_COLUMNS, type EventRow, eventColumnByName, eventRow, fieldExtractor } from './columns.ts';
+import { DERIVED, EVENT_COLUMNS, type EventRow, LIST_SEP, eventColumnByName, eventRow, fieldExtractor } from './columns.ts';
 import { type Redactor, makeRedactor } from './redact.ts';
 import { type Dialect, type Plan, type Sql, and, not, or, planCondition, sqlText } from './sql.ts';
 import type {
@@ -102,9 +102,10 @@ function optStr(v: unknown): string | undefined {
   return v === null || v === undefined ? undefined : String(v);
 }
 
+/** A list column: an array (ClickHouse, DuckDB alerts) or text joined with U+001E (DuckDB events). */
 function strList(v: unknown): string[] | undefined {
   if (v === null || v === undefined) return undefined;
-  const a = v as unknown[];
+  const a = typeof v === 'string' ? v.split(LIST_SEP) : (v as unknown[]);
   return a.length ? a.map(String) : undefined;
 }
 
@@ -180,25 +181,28 @@ export abstract class SqlStore implements Store {
 
   // ---- write preparation ---------------------------------------------------------------------
 
-  /** Redact, derive columns, drop in-batch duplicates (first one wins). */
-  protected prepareEvents(batch: StoredEvent[]): PreparedEvent[] {
-    const seen = new Set<string>();
+  /** Redact, derive columns, drop in-batch duplicates (first one wins; `seen` spans chunks). */
+  protected prepareEvents(batch: StoredEvent[], seen = new Set<string>()): PreparedEvent[] {
     const out: PreparedEvent[] = [];
     for (const e of batch) {
       const raw = this.redact(e.raw);
-      const labels: Record<string, string> = {};
-      if (e.labels) Object.assign(labels, e.labels);
-      if (e.cluster !== undefined) labels.cluster = e.cluster;
-      if (e.region !== undefined) labels.region = e.region;
-      if (e.team !== undefined) labels.team = e.team;
-      const row = eventRow(raw, e.timeNs, Object.keys(labels).length ? labels : undefined) as PreparedEvent;
+      let row = raw === e.raw ? DERIVED.get(e) : undefined;
+      if (row === undefined) {
+        const labels: Record<string, string> = {};
+        if (e.labels) Object.assign(labels, e.labels);
+        if (e.cluster !== undefined) labels.cluster = e.cluster;
+        if (e.region !== undefined) labels.region = e.region;
+        if (e.team !== undefined) labels.team = e.team;
+        row = eventRow(raw, e.timeNs, Object.keys(labels).length ? labels : undefined);
+      }
       // The identity the tables dedup on (see duckdb.ts): a resent event has the same time.
       const key = row.auditId + '\u0000' + row.stage + '\u0000' + row.timeNs;
       if (seen.has(key)) continue;
       seen.add(key);
-      row.raw = raw === e.raw && e.rawText !== undefined ? e.rawText : JSON.stringify(raw);
-      if (row.labels) row.labelsJson = JSON.stringify(row.labels);
-      out.push(row);
+      const p = row as PreparedEvent;
+      p.raw = raw === e.raw && e.rawText !== undefined ? e.rawText : JSON.stringify(raw);
+      if (row.labels) p.labelsJson = JSON.stringify(row.labels);
+      out.push(p);
     }
     return out;
   }
@@ -500,8 +504,8 @@ export abstract class SqlStore implements Store {
       if (!c) {
         throw new StoreQueryError(`cannot rank events by '${column}': one of ${EVENT_COLUMNS.map((x) => x.field).join(', ')}`);
       }
-      colSql = `e.${c.column}`;
       list = c.kind === 'list';
+      colSql = list ? this.dialect.listExpr(`e.${c.column}`) : `e.${c.column}`;
       const get = fieldExtractor(c.field);
       exact = (r) => get(SqlStore.auditEvent(this.eventFromRow(r, 'e_')));
     } else {

@@ -38,7 +38,7 @@ export function nowNs(): bigint {
 export function parseTimeNs(s: string, what: string): bigint {
   const t = s.trim();
   if (t === 'now') return nowNs();
-  if (/^-?\d{10,}$/.test(t)) return BigInt(t);
+  if (/^-?\d+$/.test(t)) return BigInt(t);
   const date = /^(\d{4}-\d{2}-\d{2})$/.exec(t);
   const v = parseRfc3339Ns(date ? `${date[1]}T00:00:00Z` : t);
   if (v === undefined) throw new TimeArgError(`${what}: '${s}' is not a time (RFC 3339 like 2024-05-01T10:00:00Z, a date, 'now', or nanoseconds)`);

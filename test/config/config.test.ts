@@ -92,3 +92,20 @@ test('config: docs/config.md is generated from the schema and up to date (npm ru
   const committed = readFileSync(path.join(projectRoot, 'docs', 'config.md'), 'utf8');
   assert.equal(committed, renderConfigDocs(), 'docs/config.md is stale: run `npm run docs:config`');
 });
+
+test('config: vigil run with a bad file exits 2 and names the file, line and key; no stack trace', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const os = await import('node:os');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-cfg-'));
+  const file = path.join(dir, 'bad.yaml');
+  writeFileSync(file, 'listen: 127.0.0.1:0\nbogus: 1\nsources:\n  - type: k8s_audit_file\n    include: [x.log]\n    max_line_bytes: -5\n');
+  const r = spawnSync(process.execPath, [path.join(projectRoot, 'bin', 'vigil.mjs'), 'run', '--config', file, '--data', dir], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2:1: bogus: unknown key 'bogus'`));
+  assert.match(r.stderr, /bad\.yaml:6:21: sources\[0\]\.max_line_bytes: Too small/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  const missing = spawnSync(process.execPath, [path.join(projectRoot, 'bin', 'vigil.mjs'), 'run', '--config', path.join(dir, 'nope.yaml')], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /nope\.yaml: cannot read: ENOENT/);
+});

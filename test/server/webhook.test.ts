@@ -173,22 +173,30 @@ test('webhook: bearer token', async () => {
 
 test('webhook: a flood while storage is slow gets 429 with Retry-After; everything accepted is stored once', async () => {
   const store = new MemoryStore();
-  store.writeDelayMs = 150;
+  // Storage takes 1 s per batch of at most 50 events: the spool passes its high-water mark
+  // after a couple of requests, however fast or slow the machine is.
+  store.writeDelayMs = 1000;
   const t = await startTestService({ pipeline: { batch_max_events: 50, spool: { high_water_bytes: 20_000 } } }, { store });
   try {
     const sent: string[] = [];
-    const results = await Promise.all(Array.from({ length: 60 }, async () => {
-      const batch = Array.from({ length: 20 }, () => auditEvent());
-      const r = await t.post('/k8s-audit', JSON.stringify(batch));
-      if (r.status === 200) for (const e of batch) sent.push(e.auditID as string);
-      return r;
-    }));
+    const results: Array<{ status: number; headers: Headers }> = [];
+    // Six waves of ten concurrent requests: once the first waves are spooled, the spool is past
+    // its high-water mark (storage is stalled) and what follows is refused.
+    for (let wave = 0; wave < 6; wave++) {
+      results.push(...await Promise.all(Array.from({ length: 10 }, async () => {
+        const batch = Array.from({ length: 20 }, () => auditEvent());
+        const r = await t.post('/k8s-audit', JSON.stringify(batch));
+        if (r.status === 200) for (const e of batch) sent.push(e.auditID as string);
+        return r;
+      })));
+    }
     const codes = results.map((r) => r.status);
     assert.ok(codes.includes(429), `expected some 429s, got ${[...new Set(codes)].join(',')}`);
     assert.ok(codes.includes(200));
     assert.ok(codes.every((c) => c === 200 || c === 429));
     for (const r of results.filter((x) => x.status === 429)) assert.ok(Number(r.headers.get('retry-after')) >= 1);
     assert.equal((await t.get('/healthz')).status, 200);
+    store.writeDelayMs = 0;
     await t.until(() => store.events.size === sent.length, 30_000);
     assert.deepEqual(new Set(store.events.keys()), new Set(sent.map((id) => `${id}\u0000ResponseComplete`)));
     const m = (await t.get('/metrics')).body;
@@ -200,7 +208,7 @@ test('webhook: a flood while storage is slow gets 429 with Retry-After; everythi
 
 test('webhook: a full spool gets 503 with Retry-After', async () => {
   const store = new MemoryStore();
-  store.writeDelayMs = 3000;
+  store.writeDelayMs = 6000; // storage stalls: nothing leaves the spool while the test posts
   const t = await startTestService({ pipeline: { spool: { max_bytes: 1024 * 1024, high_water_bytes: 10 * 1024 * 1024 } } }, { store });
   try {
     const body = () => JSON.stringify(Array.from({ length: 400 }, () => auditEvent()));
@@ -264,4 +272,36 @@ test('service: /healthz, /readyz, /metrics, the live feed, and server.json while
     await t.stop();
   }
   assert.equal(existsSync(serverFile), false, 'server.json is removed on a clean stop');
+});
+
+test('webhook: requests past max_inflight_requests get 429 before their body is read', async () => {
+  const { request } = await import('node:http');
+  const t = await startTestService({ sources: [{ type: 'k8s_audit_webhook', max_inflight_requests: 2 }] });
+  const u = new URL(t.svc.url);
+  const slow: Array<import('node:http').ClientRequest> = [];
+  try {
+    // Two requests whose bodies are still being sent hold both slots.
+    const done: Array<Promise<number>> = [];
+    for (let i = 0; i < 2; i++) {
+      done.push(new Promise((resolve, reject) => {
+        const req = request({ host: u.hostname, port: u.port, path: '/k8s-audit', method: 'POST', headers: { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.write('[' + JSON.stringify(auditEvent()));
+        slow.push(req);
+      }));
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const r = await t.post('/k8s-audit', JSON.stringify(auditEvent()));
+    assert.equal(r.status, 429);
+    assert.equal(r.headers.get('retry-after'), '1');
+    for (const req of slow) req.end(']');
+    assert.deepEqual(await Promise.all(done), [200, 200]);
+    assert.equal((await t.post('/k8s-audit', JSON.stringify(auditEvent()))).status, 200, 'slots are free again');
+  } finally {
+    for (const req of slow) req.destroy();
+    await t.stop();
+  }
 });

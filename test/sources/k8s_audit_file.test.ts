@@ -115,6 +115,25 @@ test('tail: copytruncate while writing; reading continues in the copy, nothing l
   }
 });
 
+test('tail: truncated and rewritten past the read offset between two scans: the new content is read from its start', async () => {
+  const dir = tmpDir();
+  const log = path.join(dir, 'audit.log');
+  writeFileSync(log, Array.from({ length: 100 }, () => line(auditEvent())).join(''));
+  const t = await startTestService(tailCfg([log], { poll_interval_ms: 1000 }));
+  try {
+    const store = t.store as MemoryStore;
+    await t.until(() => store.events.size === 100);
+    // Within one poll interval: truncate, then write more than was there before.
+    writeFileSync(log, Array.from({ length: 200 }, () => line(auditEvent())).join(''));
+    await t.until(() => store.events.size === 300, 15_000);
+    const c = await counters(t);
+    assert.equal(c.invalid, 0, 'never read from the middle of a line');
+    assert.equal(c.parsed, 300);
+  } finally {
+    await t.stop();
+  }
+});
+
 test('tail: a 5 MiB line is read; a line over max_line_bytes is skipped, counted and logged', async () => {
   const dir = tmpDir();
   const log = path.join(dir, 'audit.log');

@@ -23,7 +23,7 @@ describe('condition → SQL', () => {
     { cond: 'ka.response.code = 403', upper: 'coalesce(response_code = 403, false)', exact: true },
     { cond: 'ka.response.code = 0403', upper: false, exact: true },
     { cond: 'ka.response.code != 200', upper: '((response_code IS NOT NULL) AND coalesce(response_code <> 200, false))', exact: true },
-    { cond: 'ka.user.groups intersects (system:masters)', upper: "((groups IS NOT NULL) AND coalesce(list_has_any(groups, ['system:masters']), false))", exact: true },
+    { cond: 'ka.user.groups intersects (system:masters)', upper: "((groups IS NOT NULL) AND coalesce(list_has_any(string_split(groups, chr(30)), ['system:masters']), false))", exact: true },
     { cond: 'vigil.cluster = prod', upper: "coalesce(cluster = 'prod', false)", exact: true },
     { cond: 'ka.useragent icontains curl', upper: true, lower: false, exact: false },
     { cond: 'ka.verb = get and ka.uri contains watch', upper: "coalesce(verb = 'get', false)", lower: false, exact: false },

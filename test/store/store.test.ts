@@ -81,6 +81,16 @@ for (const kind of BACKENDS) {
       assert.deepEqual(await s.store.counts(), { events: unique + 20, alerts: 2 });
     });
 
+    test('a large batch (written in chunks) is stored once, duplicates across chunks included', async (t) => {
+      const s = await openTestStore(t, kind);
+      if (!s) return;
+      const evs = generateEvents(6000, 31);
+      const batch = [...evs, ...evs.slice(0, 1500), ...evs.slice(4000, 4100)].map((e) => toStoredEvent(e));
+      assert.equal(await s.store.writeEvents(batch), 6000);
+      assert.equal(await s.store.writeEvents(batch.slice(2000)), 0);
+      assert.equal((await s.store.counts()).events, 6000);
+    });
+
     test('search answers what `vigil replay` says for the same condition as a rule (Falco traces)', async (t) => {
       const files = traceFiles();
       if (files.length === 0) return t.skip('no ../shared/falco/k8s_audit_traces');
@@ -278,6 +288,22 @@ for (const kind of BACKENDS) {
       await s.store.enforceRetention({ events: { maxAgeMs: 86_400_000 }, alerts: { maxAgeMs: 86_400_000 } });
       await waitFor(async () => (await s.store.counts()).events === 30 && (await s.store.counts()).alerts === 30);
       assert.deepEqual(await s.store.counts(), { events: 30, alerts: 30 });
+    });
+
+    test('retention by size drops the oldest data first', async (t) => {
+      const s = await openTestStore(t, kind);
+      if (!s) return;
+      const evs = generateEvents(3000, 29, 5 * 86400);
+      await s.store.writeEvents(evs.map((e) => toStoredEvent(e)));
+      // A generous limit keeps everything; a tiny one keeps (almost) nothing, oldest first.
+      await s.store.enforceRetention({ events: { maxBytes: 1e12 } });
+      assert.equal((await s.store.counts()).events, 3000);
+      await s.store.enforceRetention({ events: { maxBytes: 1 } });
+      await waitFor(async () => (await s.store.counts()).events < 3000);
+      const left = await all(s.store, undefined);
+      assert.ok(left.length < 3000);
+      const newest = [...evs].sort((a, b) => (a.timeNs < b.timeNs ? 1 : -1)).slice(0, left.length).map(keyOf).sort();
+      assert.deepEqual(keys(left), newest);
     });
   });
 }

@@ -344,6 +344,10 @@ const TABLE: Record<string, Bind> = {
   'fd.sockfamily': fdf((fd) => (fd.type === 'ipv4' || fd.type === 'ipv6' ? 'ip' : fd.type === 'unix' ? 'unix' : undefined)),
   'fd.is_server': sockf((fd) => !!fd.isServer),
   'fd.connected': fdf((fd) => !!fd.connected),
+  'fd.cip.name': sockf((fd) => fd.cipName),
+  'fd.sip.name': sockf((fd) => fd.sipName),
+  'fd.lip.name': sockf((fd) => (fd.isServer ? fd.sipName : fd.cipName)),
+  'fd.rip.name': sockf((fd) => (fd.isServer ? fd.cipName : fd.sipName)),
   'fd.name_changed': () => (ev) => (F(ev) ? L(ev).type === 'connect' : undefined),
   'fd.uid': () => (ev) => { const fd = F(ev); return fd ? `${L(ev).tid}${fd.num}` : undefined; },
   'fd.containername': () => (ev) => { const fd = F(ev); return fd ? `${L(ev).proc.container.id}${fd.name}` : undefined; },
@@ -367,6 +371,12 @@ const TABLE: Record<string, Bind> = {
   'container.ip': meta((m) => m.ip),
   'container.mounts': meta((m) => m.mounts?.map((x) => `${x.source}:${x.dest}:${x.mode}:${x.rdwr}:${x.propagation}`).join(',')),
   'container.labels': meta((m) => (m.labels ? labelText(m.labels) : undefined)),
+  'container.mount': (arg) => mount(arg!, 'source', (x) => `${x.source}:${x.dest}:${x.mode}:${x.rdwr}:${x.propagation}`),
+  'container.mount.source': (arg) => mount(arg!, 'dest', (x) => x.source),
+  'container.mount.dest': (arg) => mount(arg!, 'source', (x) => x.dest),
+  'container.mount.mode': (arg) => mount(arg!, 'source', (x) => x.mode),
+  'container.mount.rdwr': (arg) => mount(arg!, 'source', (x) => String(x.rdwr)),
+  'container.mount.propagation': (arg) => mount(arg!, 'source', (x) => x.propagation),
   'container.label': (arg) => meta((m) => m.labels?.[arg!])(undefined),
   'container.start_ts': proc((p) => p.pidnsInitStartNs),
   'container.duration': () => (ev) => { const p = P(ev); return p?.pidnsInitStartNs !== undefined ? ns(ev.timeNs - p.pidnsInitStartNs) : undefined; },
@@ -380,6 +390,28 @@ const TABLE: Record<string, Bind> = {
   'k8s.pod.labels': meta((m) => { const l = m.podLabels ?? m.labels; return l ? labelText(l) : undefined; }),
   'k8s.pod.ip': meta((m) => m.ip),
 };
+
+type Mount = NonNullable<NonNullable<ProcSnap['container']['meta']>['mounts']>[number];
+
+/** Glob as the plugin matches mount paths (`*` and `?`, `/` included). */
+function globRe(g: string): RegExp {
+  return new RegExp('^' + g.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
+}
+
+/**
+ * `container.mount*[arg]`: a mount by position (`[0]`) or by path glob, matched against the
+ * source (or, for container.mount.source, the destination), as the container plugin does.
+ */
+function mount(arg: string, by: 'source' | 'dest', get: (m: Mount) => string): LiveExtract {
+  const index = /^\d+$/.test(arg) ? Number(arg) : undefined;
+  const re = index === undefined ? globRe(arg) : undefined;
+  return (ev) => {
+    const mounts = P(ev)?.container.meta?.mounts;
+    if (!mounts) return undefined;
+    const m = index !== undefined ? mounts[index] : mounts.find((x) => re!.test(by === 'source' ? x.source : x.dest));
+    return m ? get(m) : undefined;
+  };
+}
 
 /** Labels as the plugin prints them: `key:value` pairs, internal and annotation keys left out. */
 function labelText(labels: Record<string, string>): string {

@@ -4,7 +4,7 @@
  * Quirks: none of a real protocol; `loop: true` replays it with fresh IDs and times.
  */
 import type { Logger } from 'pino';
-import type { Pipeline } from '../../pipeline/pipeline.ts';
+import type { Sink as Pipeline } from '../sink.ts';
 import type { DemoConfig } from './config.ts';
 import { decodeScenarioEvents } from './decode.ts';
 import { type DemoHealth, demoHealth } from './health.ts';

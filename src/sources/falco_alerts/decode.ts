@@ -6,7 +6,7 @@
  * `syscalls`, as in Falcosidekick. Unknown keys are ignored.
  */
 import { parseRfc3339Ns } from '../../events/k8saudit.ts';
-import type { FalcoAlert } from '../../pipeline/stored.ts';
+import type { FalcoAlert } from '../sink.ts';
 
 const PRIORITIES: Record<string, string> = {
   emergency: 'Emergency', alert: 'Alert', critical: 'Critical', error: 'Error', warning: 'Warning',

@@ -17,11 +17,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { type Pipeline, Overloaded, encodeSpoolPayload, falcoSpoolBody } from '../../pipeline/pipeline.ts';
-import { SpoolFullError } from '../../pipeline/spool.ts';
-import type { FalcoAlert } from '../../pipeline/stored.ts';
-import type { Telemetry } from '../../pipeline/telemetry.ts';
-import { HttpError, type HttpServer, checkBearer, readBody, remote, sendJson } from '../../server/http.ts';
+import { type FalcoAlert, Overloaded, type Sink as Pipeline, SpoolFull as SpoolFullError, encodeSpoolPayload, falcoSpoolBody } from '../sink.ts';
+import type { TelemetryHub as Telemetry } from '../sink.ts';
+import { HttpError, type Routes as HttpServer, checkBearer, readBody, remote, sendJson } from '../http.ts';
 import type { FalcoAlertsConfig } from './config.ts';
 import { checkFalcoAlert } from './decode.ts';
 import { PushHealth } from './health.ts';

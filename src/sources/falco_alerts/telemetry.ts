@@ -3,7 +3,7 @@
  * bytes, parsed, rejected with reason (`invalid_alert`, `too_large`, `unauthorized`,
  * `overloaded`, `spool_full`, `method`), requests by status code.
  */
-import type { SourceTelemetry, Telemetry } from '../../pipeline/telemetry.ts';
+import type { SourceTelemetry, TelemetryHub as Telemetry } from '../sink.ts';
 
 export function falcoTelemetry(t: Telemetry, name: string): SourceTelemetry {
   return t.source(name);

@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic, writeFileAtomicSync } from '../../pipeline/atomic.ts';
+import { writeFileAtomic, writeFileAtomicSync } from '../../util/atomic.ts';
 
 export const CHECKPOINT_VERSION = 1;
 

@@ -14,7 +14,7 @@
  * - Rotation by copytruncate: the file shrinks under us. Lines written after our last read and
  *   before the truncation live only in the copy; if the glob matches the copy (same
  *   fingerprint), reading resumes there at the same offset, so nothing is lost or read twice.
- *   Without the copy those lines are gone (counted as `truncated_unread`, logged).
+ *   Without the copy those lines are gone (the truncation is logged with the offset reached).
  * - Lines can be long (a Secret or ConfigMap logged at RequestResponse level): up to
  *   `max_line_bytes` (16 MiB) are accepted; a longer line is skipped without being buffered,
  *   counted as `line_too_long` and logged with its file and byte offset.
@@ -29,8 +29,8 @@ import { type FileHandle, open } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { AuditEvent, DecodeError } from '../../events/k8saudit.ts';
-import type { Pipeline } from '../../pipeline/pipeline.ts';
-import type { SourceTelemetry, Telemetry } from '../../pipeline/telemetry.ts';
+import type { Sink as Pipeline } from '../sink.ts';
+import type { SourceTelemetry, TelemetryHub as Telemetry } from '../sink.ts';
 import { type FileCheckpoint, loadCheckpoints, saveCheckpoints, saveCheckpointsSync } from './checkpoint.ts';
 import type { K8sAuditFileConfig } from './config.ts';
 import { decodeAuditLine } from './decode.ts';
@@ -213,7 +213,9 @@ export class K8sAuditFileTail {
       } catch {
         continue;
       }
-      if (size < r.readOffset) {
+      // Shrunk, or truncated and written past our offset again between two scans: either way
+      // its first line is no longer the one we know.
+      if (size < r.readOffset || (await this.fingerprintOf(r.fh, size)) !== r.fp) {
         this.d.log.warn({ source: this.d.name, file: r.path, offset: r.readOffset, size }, 'tail: file truncated (copytruncate?); continuing in its copy if the glob matches one');
         await this.closeReader(r, true);
       }
@@ -283,6 +285,14 @@ export class K8sAuditFileTail {
     for (const [fp, s] of this.states) if (!this.readers.has(fp) && now - s.seenMs > FORGET_MS) { this.states.delete(fp); this.dirty = true; }
   }
 
+  /** The fingerprint of an open file (undefined while it has no complete first line). */
+  private async fingerprintOf(fh: FileHandle, size: number): Promise<string | undefined> {
+    if (size === 0) return undefined;
+    const buf = Buffer.alloc(Math.min(FP_BYTES, size));
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    return fingerprintBytes(buf.subarray(0, bytesRead));
+  }
+
   private fingerprint(p: string, size: number): string | undefined {
     if (size === 0) return undefined;
     let fd: number;
@@ -301,9 +311,7 @@ export class K8sAuditFileTail {
         }
         return undefined;
       }
-      const nl = buf.subarray(0, n).indexOf(0x0a);
-      if (nl < 0 && n < FP_BYTES) return undefined; // first line not complete yet
-      return createHash('sha256').update(buf.subarray(0, nl < 0 ? n : nl)).digest('hex').slice(0, 32);
+      return fingerprintBytes(buf.subarray(0, n));
     } finally {
       closeSync(fd);
     }
@@ -451,6 +459,13 @@ export class K8sAuditFileTail {
       w?.();
     }, this.labels);
   }
+}
+
+/** Hash of the first line (or of the first 4 KiB); undefined until the first line is complete. */
+function fingerprintBytes(head: Buffer): string | undefined {
+  const nl = head.indexOf(0x0a);
+  if (nl < 0 && head.length < FP_BYTES) return undefined;
+  return createHash('sha256').update(head.subarray(0, nl < 0 ? head.length : nl)).digest('hex').slice(0, 32);
 }
 
 /** Offset just past the last newline before `size` (start_at: end must not start mid-line). */

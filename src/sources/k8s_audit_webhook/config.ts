@@ -13,6 +13,10 @@ export const k8sAuditWebhookConfig = z.strictObject({
     .number().int().min(1024)
     .default(64 * 1024 * 1024)
     .describe('Largest request body, after gzip decompression; a larger one gets 413.'),
+  max_inflight_requests: z
+    .number().int().min(1)
+    .default(64)
+    .describe('Requests read and decoded at once; past it, new requests get 429 before their body is read (bounds the memory that bodies in flight can take).'),
   cluster_header: z
     .string().min(1)
     .default('x-vigil-cluster')

@@ -20,10 +20,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { type Pipeline, Overloaded, encodeSpoolPayload } from '../../pipeline/pipeline.ts';
-import { SpoolFullError } from '../../pipeline/spool.ts';
-import type { Telemetry } from '../../pipeline/telemetry.ts';
-import { HttpError, type HttpServer, checkBearer, mediaType, readBody, remote, sendJson } from '../../server/http.ts';
+import { Overloaded, type Sink as Pipeline, SpoolFull as SpoolFullError, encodeSpoolPayload } from '../sink.ts';
+import type { TelemetryHub as Telemetry } from '../sink.ts';
+import { HttpError, type Routes as HttpServer, checkBearer, mediaType, readBody, remote, sendJson } from '../http.ts';
 import type { K8sAuditWebhookConfig } from './config.ts';
 import { decodeWebhookBody } from './decode.ts';
 import { PushHealth } from './health.ts';
@@ -45,6 +44,7 @@ export class K8sAuditWebhook {
   readonly health = new PushHealth();
   private readonly tel;
   private readonly labels: Record<string, string>;
+  private inflight = 0;
 
   constructor(private readonly d: WebhookDeps) {
     this.tel = webhookTelemetry(d.telemetry, d.name);
@@ -76,6 +76,19 @@ export class K8sAuditWebhook {
       // Refuse before reading the body: a flood costs us headers only.
       this.refuse(429, 'overloaded', 'Vigil is behind: retry later', { 'Retry-After': '1' });
     }
+    if (this.inflight >= cfg.max_inflight_requests) {
+      this.refuse(429, 'overloaded', `too many requests in progress (${this.inflight}): retry later`, { 'Retry-After': '1' });
+    }
+    this.inflight++;
+    try {
+      await this.take(req, res, rest);
+    } finally {
+      this.inflight--;
+    }
+  }
+
+  private async take(req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> {
+    const cfg = this.d.cfg;
     let cluster: string | undefined;
     if (rest !== '') {
       if (!CLUSTER.test(rest)) this.refuse(400, 'bad_body', `invalid cluster name in the path: '${rest}'`);

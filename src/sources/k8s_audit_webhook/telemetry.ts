@@ -3,7 +3,7 @@
  * bytes), parsed, rejected with reason (`invalid_record`, `too_large`, `unauthorized`,
  * `unsupported_media_type`, `overloaded`, `spool_full`, `bad_body`), requests by status code.
  */
-import type { SourceTelemetry, Telemetry } from '../../pipeline/telemetry.ts';
+import type { SourceTelemetry, TelemetryHub as Telemetry } from '../sink.ts';
 
 export type WebhookRejectReason = 'invalid_record' | 'too_large' | 'unauthorized' | 'unsupported_media_type' | 'overloaded' | 'spool_full' | 'bad_body' | 'method';
 

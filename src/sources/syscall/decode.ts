@@ -17,21 +17,30 @@ export interface Rec {
   ts: number;
   pid: number;
   tid: number;
-  /** Fixed fields after pid and tid, as text. */
+  /** Parent pid (real_parent's tgid) when the record was made. */
+  ppid: number;
+  /** The process's exec counter (kernel self_exec_id): which image the record belongs to. */
+  xid: number;
+  /** Fixed fields after the common ones, as text. */
   f: string[];
   /** The trailing free-form string, when the code has one. */
   s?: string;
   /** Arrival order, to keep the sort stable among equal timestamps. */
   seq: number;
+  /** Strings of the record's P records, once taken (a record that waits keeps its own). */
+  pend?: string[];
 }
 
-/** Number of fixed fields after `code ts pid tid`, and whether a string follows. */
+/** Number of fixed fields after `code ts pid tid ppid xid`, and whether a string follows. */
 export const LAYOUT: Readonly<Record<string, [fixed: number, str: boolean]>> = {
   E: [17, false], A: [1, true], N: [0, true], W: [0, true], G: [1, true], e: [2, true], F: [2, false], X: [0, false],
   o: [5, true], x: [1, false], r: [3, false], U: [4, true], R: [5, true], M: [4, true], H: [4, true], T: [3, true],
   m: [3, true], S: [3, true], L: [5, true], K: [4, true], D: [3, true], P: [1, true], s: [4, false], c: [21, false],
   b: [6, false], a: [19, false], l: [3, false], d: [5, false], u: [7, false], z: [1, false], g: [3, false], p: [5, false],
 };
+
+/** ts pid tid ppid xid */
+const COMMON = 5;
 
 export type Line =
   | { kind: 'rec'; rec: Rec }
@@ -80,7 +89,7 @@ export function parseRecord(data: string, seq: number): Line {
   const layout = LAYOUT[code];
   if (!layout || data[1] !== '\t') return { kind: 'bad', why: `unknown record '${data.slice(0, 20)}'` };
   const [fixed, hasStr] = layout;
-  const want = 3 + fixed; // ts pid tid + fixed
+  const want = COMMON + fixed;
   const f: string[] = [];
   let pos = 2;
   for (let i = 0; i < want; i++) {
@@ -97,7 +106,10 @@ export function parseRecord(data: string, seq: number): Line {
     pos = tab + 1;
   }
   const tsText = f[0]!;
-  const rec: Rec = { code, tsText, ts: Number(tsText), pid: Number(f[1]), tid: Number(f[2]), f: f.slice(3), seq };
+  const rec: Rec = {
+    code, tsText, ts: Number(tsText), pid: Number(f[1]), tid: Number(f[2]), ppid: Number(f[3]), xid: Number(f[4]),
+    f: f.slice(COMMON), seq,
+  };
   if (hasStr) rec.s = pos <= data.length ? data.slice(pos) : '';
   return { kind: 'rec', rec };
 }

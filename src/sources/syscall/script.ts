@@ -4,7 +4,13 @@
  * Output protocol (bpftrace `-f json`, one JSON object per line; `printf` records arrive as
  * `{"type":"printf","data":"..."}`): each record is one line of tab-separated fields,
  *
- *     <code> \t <ts ns, CLOCK_MONOTONIC> \t <pid (tgid)> \t <tid> \t <fields...> [\t <string>]
+ *     <code> \t <ts ns, CLOCK_MONOTONIC> \t <pid (tgid)> \t <tid> \t <ppid> \t <exec id>
+ *            \t <fields...> [\t <string>]
+ *
+ * The parent pid and the kernel's per-process exec counter (`self_exec_id`, +1 at each exec)
+ * ride on every record: bpftrace reads one perf buffer per CPU, so a child's first records can
+ * arrive before its parent's fork record, and a process's records before its exec record (see
+ * state.ts for how they are used).
  *
  * with at most one free-form string (a path, a name), always last, so that tabs inside it
  * cannot shift the other fields: the decoder splits off a fixed number of fields per code and
@@ -16,6 +22,8 @@
  * `sys_enter_X` probe saves the arguments in per-thread maps (`@sc` holds the syscall the
  * saved arguments belong to), and `sys_exit_X` prints one record with arguments and return
  * value. Per-thread entries are deleted at exit of the syscall and when the thread dies.
+ *
+ * close is reported for sockets and directories only (see below).
  *
  * Codes: E exec (with A argv chunks, N exe dentry name, W exec filename, G cgroup leaf names
  * before it),
@@ -122,8 +130,9 @@ const KERNEL_STRUCTS = ['pid', 'dentry', 'inode', 'super_block', 'kernfs_node', 
   'files_struct', 'task_struct'];
 
 const HEAD = '$ts = nsecs;';
-const PFX = '%llu\\t%d\\t%d';
-const PARGS = '$ts, pid, tid';
+/** Every record starts with time, pid, tid, parent pid and the exec counter of the process. */
+const PFX = '%llu\\t%d\\t%d\\t%d\\t%llu';
+const PARGS = '$ts, pid, tid, curtask->real_parent->tgid, curtask->self_exec_id';
 
 /** Per-thread argument maps; one syscall at a time per thread, so they are shared. */
 const STR_MAPS = ['@p1', '@p2', '@p3'];
@@ -247,7 +256,14 @@ export function generateScript(k: KernelFeatures): string {
       '@n2[tid] = *(uint64 *)uptr(args->how); @n3[tid] = *(uint64 *)uptr((uint64)args->how + 8);');
   }
   if (has('creat')) open('creat', '@p1[tid] = (uint64)args->pathname; @n1[tid] = -100; @n2[tid] = 0x241; @n3[tid] = args->mode;');
-  if (has('close')) p(`tracepoint:syscalls:sys_enter_close { ${HEAD} printf("x\\t${PFX}\\t%d\\n", ${PARGS}, args->fd); }`);
+  // close is the busiest syscall there is; the state only needs it for sockets and
+  // directories (a stale file entry is overwritten by the next open of that number), so the
+  // kernel filters on the inode type.
+  if (has('close')) {
+    p(`tracepoint:syscalls:sys_enter_close { ${HEAD} ` +
+      `$f = (struct file *)*(uint64 *)((uint64)curtask->files->fdt->fd + 8 * (uint64)args->fd); ` +
+      `$m = $f->f_inode->i_mode & 0xf000; if ($m == 0xc000 || $m == 0x4000) { printf("x\\t${PFX}\\t%d\\n", ${PARGS}, args->fd); } }`);
+  }
   if (has('close_range')) {
     p(`tracepoint:syscalls:sys_enter_close_range { ${HEAD} printf("r\\t${PFX}\\t%u\\t%u\\t%u\\n", ${PARGS}, args->fd, args->max_fd, args->flags); }`);
   }

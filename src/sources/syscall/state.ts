@@ -14,7 +14,7 @@
  * that started before the sensor and was missed by the seed); if /proc has nothing either, the
  * process is `partial` and its process fields are missing.
  */
-import { readlinkSync, realpathSync, statSync } from 'node:fs';
+import { readlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
 import {
   EXE_FROM_MEMFD, EXE_WRITABLE, HOST_CONTAINER, SyscallEvent,
@@ -101,10 +101,24 @@ export const PARAMS: Readonly<Record<string, readonly string[]>> = {
   setpgid: ['res', 'pid', 'pgid'],
 };
 
+type Names = { -readonly [K in 'userName' | 'userHome' | 'userShell' | 'groupName' | 'loginName']?: ProcSnap[K] };
+
 interface Entry {
   snap: ProcSnap;
   fds: Map<number, FdSnap>;
+  /** The kernel's exec counter of the image `snap` describes; undefined until a record tells. */
+  xid?: number;
+  /** The image before the last exec, for records that arrive late. */
+  prev?: { snap: ProcSnap; xid?: number };
+  /** Records of a later image waiting for its exec record. */
+  deferred?: { recs: Rec[]; since: number };
 }
+
+/** How long records wait for an exec record before the sensor gives up on it (wall time). */
+const EXEC_WAIT_MS = 1_000;
+const MAX_DEFERRED = 10_000;
+/** How long an exited process is kept for its late records. */
+const GRAVEYARD_MS = 5_000;
 
 interface ExecParts {
   argv: string[];
@@ -123,6 +137,12 @@ export interface StateCounters {
   partialProcs: number;
   /** Exec records whose argv/cgroup parts were missing (lost). */
   incompleteExecs: number;
+  /** Out-of-order handling (records of another CPU read late): see resolve(). */
+  earlyChildren: number;
+  deferred: number;
+  lostExecs: number;
+  lateBeforeExec: number;
+  lateAfterExit: number;
 }
 
 export interface StateOptions {
@@ -136,6 +156,8 @@ export interface StateOptions {
   ignorePids?: Set<number>;
   /** Largest descriptor table kept per process (the oldest entries go beyond it). */
   maxFdsPerProc?: number;
+  /** Names of addresses (fd.sip.name, ...). */
+  addressNames?: { name(ip: string | undefined): string | undefined };
 }
 
 /** tty_nr as /proc and libs encode it, from a kernel dev_t (major << 20 | minor). */
@@ -204,7 +226,12 @@ export class SensorState {
   private realpaths = new Map<string, string>();
   private pidnsStart = new Map<string, bigint>();
   private num = 0;
-  readonly counters: StateCounters = { records: 0, events: 0, procLookups: 0, partialProcs: 0, incompleteExecs: 0 };
+  readonly counters: StateCounters = {
+    records: 0, events: 0, procLookups: 0, partialProcs: 0, incompleteExecs: 0,
+    earlyChildren: 0, deferred: 0, lostExecs: 0, lateBeforeExec: 0, lateAfterExit: 0,
+  };
+  private graveyard = new Map<number, { entry: Entry; until: number }>();
+  private containerPids = new Map<string, number[]>();
   private readonly root: string;
   private readonly maxFds: number;
   readonly ignorePids: Set<number>;
@@ -267,11 +294,12 @@ export class SensorState {
 
   private snapFromProc(r: ProcRead, parent: ProcSnap | undefined): ProcSnap {
     const container = r.kthread ? HOST_CONTAINER : this.o.containers.resolve(r.cgroups);
+    this.notePid(container, r.pid);
     const args = r.args.slice(1);
     const exe = r.args[0] ?? (r.kthread ? '' : r.comm);
     const snap: ProcSnap = {
       pid: r.pid, ppid: r.ppid, vpid: r.vpid, vpgid: r.vpgid, pgid: r.pgid, sid: r.sid,
-      comm: r.comm, exe, exepath: r.exe.replace(/ \(deleted\)$/, (m) => (r.exe.startsWith('/memfd:') ? m : '')),
+      comm: r.comm, exe, exepath: r.exe.startsWith('/memfd:') ? r.exe.slice(1).replace(/ \(deleted\)$/, '') : r.exe,
       args, cwd: r.cwd, uid: r.uid, gid: r.gid, loginuid: r.loginuid, tty: r.tty,
       startNs: ticksToEpochNs(r.startTicks, this.o.bootEpochNs),
       exeFlags: (r.exe.startsWith('/memfd:') ? EXE_FROM_MEMFD : 0),
@@ -281,6 +309,12 @@ export class SensorState {
       ...this.names(r.uid, r.gid, r.loginuid, container, r.pid),
     };
     return this.withExeFile(snap, r.pid);
+  }
+
+  /** A process from /proc, added to the table; undefined (and nothing added) when /proc has nothing. */
+  private fromProc(pid: number): Entry | undefined {
+    if (!readProc(pid, this.root)) return undefined;
+    return this.entry(pid);
   }
 
   /** Look a process up in /proc when a record names one the tables do not have. */
@@ -319,15 +353,29 @@ export class SensorState {
   // Helpers
 
   /** User, group and login names (undefined when unknown, which resets older ones on spread). */
-  private names(uid: number, gid: number, loginuid: number, c: ContainerRef, pid: number): Partial<ProcSnap> {
+  private names(uid: number, gid: number, loginuid: number, c: ContainerRef, pid: number, ppid = 0): Names {
     const key = c.id;
-    const root = c.id === 'host' ? '' : `${this.root}/${pid}/root`;
+    const root = c.id === 'host' ? '' : (this.rootOf([pid, ppid], c) ?? `${this.root}/${pid}/root`);
     const u = this.o.users.user(uid, key, root);
     const l = loginuid >= 0 ? this.o.users.user(loginuid, key, root) : undefined;
     return {
       userName: u?.name, userHome: u?.home, userShell: u?.shell,
       groupName: this.o.users.group(gid, key, root), loginName: l?.name,
     };
+  }
+
+  /** Names, or those of the image before when the container's files cannot be read any more. */
+  private namesOrInherited(uid: number, gid: number, loginuid: number, c: ContainerRef, pid: number, ppid: number, base: ProcSnap | undefined): Names {
+    const n = this.names(uid, gid, loginuid, c, pid, ppid);
+    if (!base || base.container !== c) return n;
+    if (n.userName === undefined && base.uid === uid) {
+      n.userName = base.userName;
+      n.userHome = base.userHome;
+      n.userShell = base.userShell;
+    }
+    if (n.groupName === undefined && base.gid === gid) n.groupName = base.groupName;
+    if (n.loginName === undefined && base.loginuid === loginuid) n.loginName = base.loginName;
+    return n;
   }
 
   /** Inode, times and the writable flag of the executable (libs reads them in the kernel). */
@@ -337,9 +385,11 @@ export class SensorState {
     try {
       st = statSync(`${this.root}/${pid}/exe`, { bigint: true });
     } catch {
+      // The process is gone: look at the file through its container's root (the parent's).
+      const rootDir = snap.container.id === 'host' ? '' : this.rootOf([snap.ppid], snap.container);
       try {
-        st = snap.container.id === 'host' ? statSync(snap.exepath, { bigint: true }) : undefined;
-      } catch { /* gone */ }
+        st = rootDir !== undefined ? statSync(rootDir + snap.exepath, { bigint: true }) : undefined;
+      } catch { /* gone too */ }
     }
     if (!st) return snap;
     const mode = Number(st.mode);
@@ -351,6 +401,63 @@ export class SensorState {
       ...snap, exeIno: Number(st.ino), exeCtimeNs: st.ctimeNs, exeMtimeNs: st.mtimeNs,
       exeFlags: writable ? snap.exeFlags | EXE_WRITABLE : snap.exeFlags & ~EXE_WRITABLE,
     };
+  }
+
+  /**
+   * `/proc/<pid>/root` of the first of these processes still there, else of a process of the
+   * same container seen lately (short-lived processes are often gone when their exec is read).
+   */
+  private rootOf(pids: number[], c?: ContainerRef): string | undefined {
+    const recent = c ? this.containerPids.get(c.id) : undefined;
+    for (const p of recent ? [...pids, ...recent] : pids) {
+      if (p <= 0) continue;
+      const dir = `${this.root}/${p}/root`;
+      if (safeLink(dir) !== undefined) return dir;
+    }
+    return undefined;
+  }
+
+  /** Remember a process of a container (a few per container, newest first). */
+  private notePid(c: ContainerRef, pid: number): void {
+    if (c.id === 'host') return;
+    let l = this.containerPids.get(c.id);
+    if (!l) {
+      this.containerPids.set(c.id, (l = []));
+      if (this.containerPids.size > 4096) this.containerPids.delete(this.containerPids.keys().next().value!);
+    }
+    if (l[0] === pid) return;
+    l.unshift(pid);
+    if (l.length > 8) l.pop();
+  }
+
+  /**
+   * Symlinks resolved inside a root directory (`''` for the host, `/proc/<pid>/root` for a
+   * container), as the kernel would resolve the path for that process.
+   */
+  private resolveIn(rootDir: string, abs: string): string {
+    const key = rootDir + '\0' + abs;
+    const hit = this.realpaths.get(key);
+    if (hit !== undefined) return hit;
+    const todo = abs.split('/').filter(Boolean);
+    let cur: string[] = [];
+    let hops = 0;
+    while (todo.length) {
+      const seg = todo.shift()!;
+      if (seg === '.') continue;
+      if (seg === '..') { cur.pop(); continue; }
+      const candidate = '/' + [...cur, seg].join('/');
+      const target = safeLink(rootDir + candidate);
+      if (target === undefined || ++hops > 40) {
+        cur.push(seg);
+        continue;
+      }
+      if (target.startsWith('/')) cur = [];
+      todo.unshift(...target.split('/').filter(Boolean));
+    }
+    const r = '/' + cur.join('/');
+    if (this.realpaths.size > 4096) this.realpaths.clear();
+    this.realpaths.set(key, r);
+    return r;
   }
 
   /** Absolute form of a path argument: relative to the cwd (AT_FDCWD) or to a directory fd. */
@@ -365,22 +472,19 @@ export class SensorState {
     return normalizePath(base + '/' + raw);
   }
 
+  /** A socket descriptor with the names known for its addresses. */
+  private named(fd: FdSnap): FdSnap {
+    const n = this.o.addressNames;
+    if (!n) return fd;
+    const c = n.name(fd.cip);
+    const sv = n.name(fd.sip);
+    if (c === undefined && sv === undefined) return fd;
+    return { ...fd, ...(c !== undefined ? { cipName: c } : {}), ...(sv !== undefined ? { sipName: sv } : {}) };
+  }
+
   private setFd(e: Entry, fd: FdSnap): void {
     if (e.fds.size >= this.maxFds && !e.fds.has(fd.num)) e.fds.delete(e.fds.keys().next().value!);
     e.fds.set(fd.num, fd);
-  }
-
-  private realpath(p: string): string {
-    let r = this.realpaths.get(p);
-    if (r !== undefined) return r;
-    try {
-      r = realpathSync(p);
-    } catch {
-      r = p;
-    }
-    if (this.realpaths.size > 4096) this.realpaths.clear();
-    this.realpaths.set(p, r);
-    return r;
   }
 
   private event(r: Rec, type: string, e: Entry, res: number | undefined, values: ParamValue[], fd?: FdSnap, names?: readonly string[], paths?: PathInfo): void {
@@ -390,6 +494,12 @@ export class SensorState {
       ...(fd ? { fd } : {}), ...(paths ? { paths } : {}),
     };
     this.o.emit(SyscallEvent.live(this.o.bootEpochNs + BigInt(r.tsText), data, ++this.num));
+  }
+
+  /** Strings printed before a record (P records), for the record's thread. */
+  private pendingOf(r: Rec): string[] {
+    if (r.pend !== undefined) return r.pend;
+    return this.take(r.tid);
   }
 
   private take(tid: number): string[] {
@@ -404,8 +514,7 @@ export class SensorState {
   apply(r: Rec): void {
     this.counters.records++;
     if (this.ignorePids.has(r.pid) && r.code !== 'F' && r.code !== 'X') {
-      if (r.code === 'P') return;
-      this.take(r.tid);
+      if (r.code !== 'P') this.pendingOf(r);
       return;
     }
     const f = r.f;
@@ -427,33 +536,136 @@ export class SensorState {
         return;
       }
       case 'E': return this.exec(r);
-      case 'e': return this.execFailed(r);
       case 'F': return this.fork(r);
       case 'X': return this.exit(r);
-      case 'o': return this.open(r);
-      case 'x': return this.close(r);
-      case 'r': return this.closeRange(r);
-      case 's': return this.socket(r);
-      case 'c': return this.connect(r);
-      case 'a': return this.accept(r);
-      case 'b': return this.bind(r);
+      default:
+    }
+    const e = this.resolve(r);
+    if (e) this.activity(r, e);
+  }
+
+  /** Records of a process's activity (everything but exec, fork and exit). */
+  private activity(r: Rec, e: Entry): void {
+    const f = r.f;
+    switch (r.code) {
+      case 'e': return this.execFailed(r, e);
+      case 'o': return this.open(r, e);
+      case 'x': return this.close(r, e);
+      case 'r': return this.closeRange(r, e);
+      case 's': return this.socket(r, e);
+      case 'c': return this.connect(r, e);
+      case 'a': return this.accept(r, e);
+      case 'b': return this.bind(r, e);
       case 'l': {
-        const e = this.entry(r.pid);
         const fd = Number(f[1]);
         return this.event(r, 'listen', e, Number(f[0]), [Number(f[0]), fd, Number(f[2])], e.fds.get(fd));
       }
-      case 'd': return this.dup(r);
-      case 'u': return this.cred(r);
-      case 'z': return this.setsid(r);
-      case 'g': return this.setpgid(r);
+      case 'd': return this.dup(r, e);
+      case 'u': return this.cred(r, e);
+      case 'z': return this.setsid(r, e);
+      case 'g': return this.setpgid(r, e);
       case 'p': {
-        const e = this.entry(r.pid);
         const res = Number(f[0]);
         return this.event(r, 'ptrace', e, res, [res, hexBig(f[3]), hexBig(f[4]), Number(f[1]), Number(f[2])]);
       }
       case 'U': case 'R': case 'M': case 'H': case 'T': case 'm': case 'S': case 'L': case 'K': case 'D':
-        return this.pathCall(r);
+        return this.pathCall(r, e);
       default:
+    }
+  }
+
+  /**
+   * The process a record belongs to, in the image the record was made in. Records of one CPU
+   * come in order, but another CPU's may be read late, so:
+   * - a pid never seen whose parent is known is a child whose fork record is still to come:
+   *   it starts as a copy of the parent (as the fork record would make it);
+   * - a record from a later image than the one known (its exec record is still to come) waits
+   *   in the process's queue until that exec record is applied (or EXEC_WAIT_MS passed);
+   * - a record from the image before the last exec uses the snapshot of that image;
+   * - a record of a process that exited moments ago finds it in the graveyard.
+   * Returns undefined when the record was queued.
+   */
+  private resolve(r: Rec): Entry | undefined {
+    let e = this.procs.get(r.pid);
+    if (!e) {
+      const g = this.graveyard.get(r.pid);
+      if (g && (g.entry.xid === undefined || g.entry.xid === r.xid)) {
+        this.counters.lateAfterExit++;
+        return g.entry;
+      }
+      // The parent may be as new as the child (its own records late too): /proc may know it.
+      const parent = r.ppid > 0 ? (this.procs.get(r.ppid) ?? this.fromProc(r.ppid)) : undefined;
+      if (parent && !parent.snap.partial) {
+        this.counters.earlyChildren++;
+        e = this.child(parent, r.pid, r.ppid, this.o.bootEpochNs + BigInt(r.tsText), parent.xid);
+        this.procs.set(r.pid, e);
+        if (parent.xid !== undefined && r.xid !== parent.xid) {
+          this.defer(e, r);
+          return undefined;
+        }
+        e.xid = r.xid;
+        return e;
+      }
+      e = this.entry(r.pid);
+      e.xid = r.xid;
+      return e;
+    }
+    if (e.deferred) {
+      this.defer(e, r);
+      return undefined;
+    }
+    if (e.xid === undefined) {
+      e.xid = r.xid;
+      return e;
+    }
+    if (r.xid === e.xid) return e;
+    if (r.xid > e.xid) {
+      this.defer(e, r);
+      return undefined;
+    }
+    // A late record from before the last exec.
+    this.counters.lateBeforeExec++;
+    return e.prev && e.prev.xid === r.xid ? { snap: e.prev.snap, fds: e.fds, xid: r.xid } : e;
+  }
+
+  private defer(e: Entry, r: Rec): void {
+    if (r.pend === undefined) r.pend = this.pendingOf(r);
+    if (!e.deferred) e.deferred = { recs: [], since: Date.now() };
+    e.deferred.recs.push(r);
+    this.counters.deferred++;
+    if (e.deferred.recs.length > MAX_DEFERRED) this.flushDeferred(e, true);
+  }
+
+  /** Apply what waited for an exec record (or, when `force`, whatever is there). */
+  private flushDeferred(e: Entry, force: boolean): void {
+    const d = e.deferred;
+    if (!d) return;
+    e.deferred = undefined;
+    const rest: Rec[] = [];
+    for (const r of d.recs) {
+      if (e.xid === undefined || r.xid <= e.xid || force) {
+        if (force && e.xid !== undefined && r.xid > e.xid) {
+          // The exec record was lost: take the new image from /proc if the process is still there.
+          this.counters.lostExecs++;
+          const fresh = readProc(r.pid, this.root);
+          if (fresh) e.snap = this.snapFromProc(fresh, e.snap.parent);
+          e.xid = r.xid;
+        }
+        this.activity(r, e);
+      } else {
+        rest.push(r);
+      }
+    }
+    if (rest.length) e.deferred = { recs: rest, since: d.since };
+  }
+
+  /** Give up waiting for exec records that did not come (lost, or very late). */
+  flushStale(nowMs = Date.now()): void {
+    for (const e of this.procs.values()) {
+      if (e.deferred && nowMs - e.deferred.since > EXEC_WAIT_MS) this.flushDeferred(e, true);
+    }
+    if (this.graveyard.size > 50_000) {
+      for (const [pid, g] of this.graveyard) if (g.until < nowMs) this.graveyard.delete(pid);
     }
   }
 
@@ -467,7 +679,7 @@ export class SensorState {
     const f = r.f;
     const parts = this.parts.get(r.tid);
     this.parts.delete(r.tid);
-    this.take(r.tid);
+    this.pendingOf(r);
     if (!parts || parts.exeName === undefined || parts.filename === undefined) this.counters.incompleteExecs++;
     const pid = r.pid;
     const ppid = Number(f[0]);
@@ -491,8 +703,10 @@ export class SensorState {
     let exeFlags = 0;
     let exepath: string;
     if (nlink === 0 && exeName.startsWith('memfd:')) {
+      // libs reports the memfd's dentry name (`memfd:<name>`), which is what Falco's rules
+      // compare with (`proc.exepath = "memfd:runc_cloned:/proc/self/exe"`).
       exeFlags |= EXE_FROM_MEMFD;
-      exepath = `/${exeName} (deleted)`;
+      exepath = exeName;
     } else {
       // /proc/<pid>/exe is the kernel's d_path of the file, as libs reports it; the process may
       // be gone (or exec'ed again) by now, in which case the path is resolved by hand.
@@ -500,7 +714,8 @@ export class SensorState {
       if (l !== undefined && path.basename(l.replace(/ \(deleted\)$/, '')) === exeName) exepath = l;
       else {
         const abs = filename.startsWith('/') ? normalizePath(filename) : normalizePath(cwd + '/' + filename);
-        exepath = container.id === 'host' ? this.realpath(abs) : abs;
+        const rootDir = container.id === 'host' ? '' : this.rootOf([pid, ppid], container);
+        exepath = rootDir === undefined ? abs : this.resolveIn(rootDir, abs);
       }
     }
     const pidnsStart = BigInt(f[15] ?? '0');
@@ -513,39 +728,61 @@ export class SensorState {
       pidnsInitStartNs: pidnsStart > 0n ? this.o.bootEpochNs + pidnsStart : undefined,
       exeFlags, capEffective: capE, capPermitted: hexBig(f[6]), capInheritable: hexBig(f[7]),
       container, ...(parentEntry ? { parent: parentEntry.snap } : {}),
-      ...this.names(euid, egid, loginuid, container, pid),
+      ...this.namesOrInherited(euid, egid, loginuid, container, pid, ppid, base),
     };
     snap = this.withExeFile(snap, pid);
+    this.notePid(container, pid);
     const fds = prev ? prev.fds : new Map<number, FdSnap>();
     for (const [n, fd] of fds) if (fd.cloexec) fds.delete(n);
-    const e: Entry = { snap, fds };
+    const e: Entry = { snap, fds, xid: r.xid };
+    if (prev) {
+      e.prev = { snap: prev.snap, ...(prev.xid !== undefined ? { xid: prev.xid } : {}) };
+      if (prev.deferred) e.deferred = prev.deferred;
+    }
     this.procs.set(pid, e);
+    this.graveyard.delete(pid);
     const xk = Number(f[1]);
     const type = xk === SC.execveat ? 'execveat' : 'execve';
     this.event(r, type, e, 0, [0, snap.exe, snap.args.join(' '), r.tid, pid, ppid, cwd, snap.comm, snap.tty, snap.vpgid,
       loginuid, snap.exeFlags, snap.capInheritable, snap.capPermitted, snap.capEffective, snap.exeIno, snap.exeCtimeNs,
       snap.exeMtimeNs, euid, exepath, snap.pgid, egid, filename]);
+    if (e.deferred) this.flushDeferred(e, false);
   }
 
-  private execFailed(r: Rec): void {
-    const e = this.entry(r.pid);
+  private execFailed(r: Rec, e: Entry): void {
     const res = Number(r.f[0]);
     this.event(r, Number(r.f[1]) === SC.execveat ? 'execveat' : 'execve', e, res, [res, r.s ?? ''], undefined, PARAMS.execve_failed);
+  }
+
+  /** A new process as fork makes it: a copy of the parent (descriptors included). */
+  private child(parent: Entry, pid: number, ppid: number, startNs: bigint, xid: number | undefined): Entry {
+    const p = parent.snap;
+    const snap: ProcSnap = { ...p, pid, ppid, vpid: p.vpid === p.pid ? pid : 0, startNs, parent: p };
+    const e: Entry = { snap, fds: new Map(parent.fds) };
+    if (xid !== undefined) e.xid = xid;
+    return e;
   }
 
   private fork(r: Rec): void {
     const child = Number(r.f[0]);
     const kind = SC_NAME[Number(r.f[1])] ?? 'clone';
-    const parent = this.entry(r.pid);
+    const parent = this.procs.get(r.pid) ?? this.entry(r.pid);
+    if (parent.xid === undefined) parent.xid = r.xid;
     const p = parent.snap;
+    const forkNs = this.o.bootEpochNs + BigInt(r.tsText);
     const existing = this.procs.get(child);
-    // An exec of the child can be read before its fork (another CPU's buffer): keep it.
-    if (!existing || existing.snap.startNs < this.o.bootEpochNs + BigInt(r.tsText)) {
-      const snap: ProcSnap = {
-        ...p, pid: child, ppid: r.pid, vpid: p.vpid === p.pid ? child : 0, startNs: this.o.bootEpochNs + BigInt(r.tsText),
-        parent: p,
-      };
-      this.procs.set(child, { snap, fds: new Map(parent.fds) });
+    if (existing && existing.snap.ppid === r.pid && existing.snap.startNs >= forkNs) {
+      // The child's own records came first (another CPU) and made it already: keep it.
+      existing.snap = { ...existing.snap, startNs: forkNs };
+    } else {
+      // New, or a stale entry of an earlier process with the same pid.
+      const e = this.child(parent, child, r.pid, forkNs, r.xid);
+      this.procs.set(child, e);
+      this.graveyard.delete(child);
+      if (existing?.deferred) {
+        e.deferred = existing.deferred;
+        this.flushDeferred(e, false);
+      }
     }
     if (this.ignorePids.has(r.pid)) return;
     this.event(r, kind, parent, child, [child, p.exe, p.args.join(' '), r.tid, r.pid, p.ppid, p.cwd, p.comm, 0, p.uid, p.gid, child, child],
@@ -557,13 +794,14 @@ export class SensorState {
     this.parts.delete(r.tid);
     this.pending.delete(r.tid);
     if (!e) return;
+    if (e.deferred) this.flushDeferred(e, true);
     if (!this.ignorePids.has(r.pid)) this.event(r, 'procexit', e, undefined, [0]);
     this.procs.delete(r.pid);
+    this.graveyard.set(r.pid, { entry: e, until: Date.now() + GRAVEYARD_MS });
   }
 
-  private open(r: Rec): void {
+  private open(r: Rec, e: Entry): void {
     const f = r.f;
-    const e = this.entry(r.pid);
     const sc = SC_NAME[Number(f[0])] ?? 'openat';
     const ret = Number(f[1]);
     const dirfd = Number(f[2]);
@@ -584,16 +822,14 @@ export class SensorState {
     this.event(r, sc, e, ret, values, fd, undefined, { name, nameRaw: raw });
   }
 
-  private close(r: Rec): void {
-    const e = this.entry(r.pid);
+  private close(r: Rec, e: Entry): void {
     const n = Number(r.f[0]);
     const fd = e.fds.get(n);
     if (fd) e.fds.delete(n);
     this.event(r, 'close', e, 0, [0, n], fd);
   }
 
-  private closeRange(r: Rec): void {
-    const e = this.entry(r.pid);
+  private closeRange(r: Rec, e: Entry): void {
     const first = Number(r.f[0]);
     const last = Number(r.f[1]);
     const cloexec = (Number(r.f[2]) & CLOSE_RANGE_CLOEXEC) !== 0;
@@ -604,9 +840,8 @@ export class SensorState {
     }
   }
 
-  private socket(r: Rec): void {
+  private socket(r: Rec, e: Entry): void {
     const f = r.f;
-    const e = this.entry(r.pid);
     const ret = Number(f[0]);
     const domain = Number(f[1]);
     const type = Number(f[2]);
@@ -620,14 +855,13 @@ export class SensorState {
     this.event(r, 'socket', e, ret, [ret, domain, type, proto], fd);
   }
 
-  private connect(r: Rec): void {
+  private connect(r: Rec, e: Entry): void {
     const f = r.f;
-    const e = this.entry(r.pid);
     const ret = Number(f[0]);
     const n = Number(f[1]);
     const fam = Number(f[2]);
     const old = e.fds.get(n);
-    const pend = this.take(r.tid);
+    const pend = this.pendingOf(r);
     let fd: FdSnap | undefined;
     let tuple = '';
     if (fam === AF_INET || fam === AF_INET6) {
@@ -652,10 +886,10 @@ export class SensorState {
       }
       tuple = `${lip}:${lport}->${rip}:${rport}`;
       const l = l4(Number(f[19]), Number(f[20]), fam) ?? old?.l4proto;
-      fd = {
+      fd = this.named({
         ...(old ?? {}), num: n, type, name: tuple, cip: lip, cport: lport, sip: rip, sport: rport, isServer: false,
         connected: ret === 0 || ret === EINPROGRESS, ...(l ? { l4proto: l } : {}),
-      };
+      });
     } else if (fam === AF_UNIX) {
       const p = pend[1] ?? '';
       tuple = p;
@@ -667,9 +901,8 @@ export class SensorState {
     this.event(r, 'connect', e, ret, [ret, tuple, n], fd);
   }
 
-  private accept(r: Rec): void {
+  private accept(r: Rec, e: Entry): void {
     const f = r.f;
-    const e = this.entry(r.pid);
     const sc = SC_NAME[Number(f[0])] ?? 'accept';
     const ret = Number(f[1]);
     const flags = Number(f[3]);
@@ -695,10 +928,10 @@ export class SensorState {
         }
         tuple = `${rip}:${rport}->${lip}:${lport}`;
         const l = l4(Number(f[17]), Number(f[18]), fam);
-        fd = {
+        fd = this.named({
           num: ret, type, name: tuple, cip: rip, cport: rport, sip: lip, sport: lport, isServer: true, connected: true,
           cloexec: (flags & SOCK_CLOEXEC) !== 0, ...(l ? { l4proto: l } : {}),
-        };
+        });
       } else {
         fd = { num: ret, type: famType(fam), name: e.fds.get(Number(f[2]))?.name ?? '', cloexec: (flags & SOCK_CLOEXEC) !== 0 };
       }
@@ -709,13 +942,12 @@ export class SensorState {
     this.event(r, sc, e, ret, values, fd);
   }
 
-  private bind(r: Rec): void {
+  private bind(r: Rec, e: Entry): void {
     const f = r.f;
-    const e = this.entry(r.pid);
     const ret = Number(f[0]);
     const n = Number(f[1]);
     const fam = Number(f[2]);
-    const pend = this.take(r.tid);
+    const pend = this.pendingOf(r);
     let addr = '';
     if (fam === AF_INET) addr = `${u32ip(f[4]!)}:${ntohs(Number(f[3]))}`;
     else if (fam === AF_INET6) {
@@ -732,9 +964,8 @@ export class SensorState {
     this.event(r, 'bind', e, ret, [ret, addr, n], fd);
   }
 
-  private dup(r: Rec): void {
+  private dup(r: Rec, e: Entry): void {
     const f = r.f;
-    const e = this.entry(r.pid);
     const sc = SC_NAME[Number(f[0])] ?? 'dup';
     const ret = Number(f[1]);
     const oldfd = Number(f[2]);
@@ -751,9 +982,8 @@ export class SensorState {
     this.event(r, sc, e, ret, values, old);
   }
 
-  private cred(r: Rec): void {
+  private cred(r: Rec, e: Entry): void {
     const f = r.f;
-    const e = this.entry(r.pid);
     const sc = SC_NAME[Number(f[0])] ?? 'setuid';
     const ret = Number(f[1]);
     if (ret === 0) {
@@ -768,15 +998,13 @@ export class SensorState {
     this.event(r, sc, e, ret, [ret, ...args.slice(0, n)]);
   }
 
-  private setsid(r: Rec): void {
-    const e = this.entry(r.pid);
+  private setsid(r: Rec, e: Entry): void {
     const ret = Number(r.f[0]);
     if (ret > 0) e.snap = { ...e.snap, sid: ret, pgid: ret, vpgid: e.snap.vpid, tty: 0 };
     this.event(r, 'setsid', e, ret, [ret]);
   }
 
-  private setpgid(r: Rec): void {
-    const e = this.entry(r.pid);
+  private setpgid(r: Rec, e: Entry): void {
     const ret = Number(r.f[0]);
     const target = Number(r.f[1]) || r.pid;
     const pgid = Number(r.f[2]) || target;
@@ -788,13 +1016,12 @@ export class SensorState {
   }
 
   /** Path syscalls: U unlink, R rename, M mkdir, H chmod, T mount, m memfd, S symlink, L link, K module, D chdir. */
-  private pathCall(r: Rec): void {
+  private pathCall(r: Rec, e: Entry): void {
     const f = r.f;
-    const e = this.entry(r.pid);
     const sc = SC_NAME[Number(f[0])] ?? '';
     const ret = Number(f[1]);
     const s = r.s ?? '';
-    const pend = this.take(r.tid);
+    const pend = this.pendingOf(r);
     const abs = (p: string, dirfd: number): string => this.absPath(p, dirfd, e);
     const d2 = Number(f[2]);
     const d3 = Number(f[3]);
@@ -864,6 +1091,8 @@ export class SensorState {
         }
       }
     }
+    const now = Date.now();
+    for (const [pid, g] of this.graveyard) if (g.until < now) this.graveyard.delete(pid);
     if (this.parts.size > 10_000) this.parts.clear();
     if (this.pending.size > 10_000) this.pending.clear();
     return n;

@@ -73,12 +73,13 @@ export class UserDirectory {
         return '';
       }
     };
-    // A container whose files cannot be read (it exited) keeps what was known before.
+    // A container whose files cannot be read (the process is gone) keeps what was known
+    // before, and nothing is cached for it otherwise: the next process may show them.
     const users = parsePasswd(text('/etc/passwd'));
     const groups = parseGroup(text('/etc/group'));
-    if (d && users.size === 0 && root !== '') {
-      d.checked = now;
-      return d;
+    if (users.size === 0 && root !== '') {
+      if (d) d.checked = now;
+      return d ?? { users, groups, mtimes: m, checked: now };
     }
     d = { users, groups, mtimes: m, checked: now };
     this.dbs.set(key, d);
