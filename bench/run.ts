@@ -48,7 +48,7 @@ const SYSCALL_EVENTS = option('--syscall-events', 200_000);
 const INGEST_SECONDS = option('--ingest-seconds', 60);
 const STORE_EVENTS = option('--store-events', 10_000_000);
 /** A child that runs longer than this is stopped and its figures reported as missing. */
-const CHILD_TIMEOUT_MS = Math.max(240_000, (INGEST_SECONDS + 90) * 1000, STORE_EVENTS / 15);
+const CHILD_TIMEOUT_MS = Math.ceil(Math.max(240_000, (INGEST_SECONDS + 90) * 1000, STORE_EVENTS / 15));
 
 // ---------------------------------------------------------------------------------------------
 // Machine and pinning

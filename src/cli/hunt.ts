@@ -25,7 +25,7 @@ export function registerHunt(program: Command, state: { code: number }): void {
   storeOptions(program
     .command('hunt')
     .description('Run rules over stored history: print what they would have raised and store the hits as hunt results')
-    .requiredOption('--rules <file>', 'rules file (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--rules <file>', 'rules file (repeatable; required)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--since <duration>', 'how far back from now (e.g. 24h, 30d); default 30d')
     .option('--from <time>', 'start of the range (RFC 3339, a date, or ns)')
     .option('--to <time>', 'end of the range (default now)')
@@ -38,6 +38,7 @@ export function registerHunt(program: Command, state: { code: number }): void {
         process.stderr.write(`vigil hunt: ${msg}\n`);
         state.code = code;
       };
+      if (o.rules.length === 0) return fail('--rules FILE is required (the rules to hunt with, e.g. Falco\'s k8s_audit_rules.yaml)', 2);
       if (o.ruleMatching !== 'first' && o.ruleMatching !== 'all') return fail('--rule-matching must be first or all', 2);
       const engine = new Engine({ tables: defaultTables(), ruleMatching: o.ruleMatching as RuleMatching });
       if (o.minPriority !== undefined) {

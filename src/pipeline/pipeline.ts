@@ -298,12 +298,14 @@ export class Pipeline implements Sink {
     const t = this.d.telemetry;
     for (let attempt = 0; ; attempt++) {
       const end = t.storeWriteSeconds.startTimer();
+      const dog = watchdog(() => this.d.log.warn({ events: r.events.length, alerts: r.alerts.length }, 'watchdog: the storage write has been blocking the pipeline for 10 s'));
       try {
         const [ne, na] = await Promise.all([
           r.events.length ? this.d.store.writeEvents(r.events) : 0,
           r.alerts.length ? this.d.store.writeAlerts(r.alerts) : 0,
         ]);
         end();
+        clearInterval(dog);
         t.storeWritten.inc({ table: 'events' }, ne);
         t.storeWritten.inc({ table: 'alerts' }, na);
         if (!this.storeHealthy) this.d.log.info('storage: writes succeed again');
@@ -311,6 +313,7 @@ export class Pipeline implements Sink {
         break;
       } catch (e) {
         end();
+        clearInterval(dog);
         t.storeErrors.inc();
         if (this.storeHealthy || attempt % 20 === 0) this.d.log.error({ err: e, attempt }, 'storage: write failed; retrying (nothing is acknowledged meanwhile)');
         this.storeHealthy = false;
@@ -334,12 +337,15 @@ export class Pipeline implements Sink {
     for (const rec of r.records) t.alerts.inc({ priority: rec.stored.priority, origin: rec.engine ? 'engine' : 'falco' });
     if (this.live.listenerCount('alerts') > 0) this.live.emit('alerts', r.records);
     for (const [out, xs] of this.d.router.route(r.records)) {
+      const dog = watchdog(() => this.d.log.warn({ output: out.name, alerts: xs.length }, `watchdog: output '${out.name}' has been blocking the pipeline for 10 s`));
       try {
         await out.send(xs);
         t.outputSent.inc({ output: out.name }, xs.length);
       } catch (e) {
         t.outputFailed.inc({ output: out.name }, xs.length);
         this.d.log.warn({ err: e, output: out.name }, 'output: send failed');
+      } finally {
+        clearInterval(dog);
       }
     }
   }
@@ -357,6 +363,13 @@ export class Pipeline implements Sink {
     await this.done;
     clearTimeout(t);
   }
+}
+
+/** Calls `warn` every 10 s until cleared: names the part that blocks (STYLE.md habit 10). */
+function watchdog(warn: () => void): NodeJS.Timeout {
+  const t = setInterval(warn, 10_000);
+  t.unref();
+  return t;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -12,7 +12,7 @@
  *   GET|POST  /histogram         table (events|alerts), from, to | since, condition, buckets
  *   GET|POST  /top               table, column, n, from, to | since, condition
  *   GET|POST  /priorities        alert counts by priority: from, to | since, condition
- *   GET       /counts            {events, alerts}
+ *   GET       /counts            {events, alerts, kind} (kind: duckdb or clickhouse)
  *
  * Times: `from`/`to` are RFC 3339 or nanoseconds since the epoch; `since` a duration (`24h`,
  * `30d`) back from now. In answers, 64-bit integers (times in ns, `evt.time` in output fields)
@@ -218,7 +218,7 @@ export function storeApiHandler(store: Store): (req: IncomingMessage, res: Serve
         case 'priorities':
           return send(res, 200, { counts: await store.countByPriority(range(p, '24h'), str(p, 'condition')) });
         case 'counts':
-          return send(res, 200, await store.counts());
+          return send(res, 200, { ...(await store.counts()), kind: store.kind });
         default:
           throw new ApiError(404, `no store endpoint '${sub}' (events, alerts, histogram, top, priorities, counts)`);
       }

@@ -34,7 +34,10 @@ export interface DuckDBStoreOptions extends CommonStoreOptions {
    * the default 16 MB made inserts four times slower than 512 MB in our measurement.
    */
   checkpointThreshold?: string;
-  /** DuckDB's memory_limit, e.g. `4GB` (default: DuckDB's, 80% of RAM). */
+  /**
+   * DuckDB's memory_limit (default 2GB; DuckDB's own default, 80% of RAM, is too much for a
+   * process that shares the machine). Queries stream and spill; the limit bounds its caches.
+   */
   memoryLimit?: string;
   threads?: number;
 }
@@ -144,7 +147,7 @@ export class DuckDBStore extends SqlStore implements Store {
   async open(): Promise<void> {
     if (this.opts.path !== ':memory:') mkdirSync(path.dirname(path.resolve(this.opts.path)), { recursive: true });
     const config: Record<string, string> = { checkpoint_threshold: this.opts.checkpointThreshold ?? '512MB' };
-    if (this.opts.memoryLimit) config.memory_limit = this.opts.memoryLimit;
+    config.memory_limit = this.opts.memoryLimit ?? '2GB';
     if (this.opts.threads) config.threads = String(this.opts.threads);
     try {
       this.instance = await DuckDBInstance.create(this.opts.path, config);

@@ -26,6 +26,8 @@ export interface OpenStoreOptions {
   redactPointers?: readonly string[];
   /** Rules files whose lists and macros search conditions may use. */
   rulesFiles?: readonly string[];
+  /** DuckDB's memory limit (default 2GB), e.g. `512MB`. */
+  duckdbMemoryLimit?: string;
 }
 
 export const DUCKDB_FILE = 'vigil.duckdb';
@@ -36,7 +38,7 @@ export async function openStore(config: StoreConfig, opts: OpenStoreOptions = {}
   let store: Store;
   if (config.type === 'duckdb') {
     const file = config.path ?? path.join(opts.dataDir ?? './data', DUCKDB_FILE);
-    store = new DuckDBStore({ ...common, path: file });
+    store = new DuckDBStore({ ...common, path: file, ...(opts.duckdbMemoryLimit ? { memoryLimit: opts.duckdbMemoryLimit } : {}) });
   } else if (config.type === 'clickhouse') {
     const { ClickHouseStore } = await import('./clickhouse.ts');
     store = new ClickHouseStore({

@@ -35,7 +35,8 @@ function alert(j: J): StoredAlert {
 }
 
 export class RemoteStore implements Store {
-  readonly kind: 'duckdb' | 'clickhouse' = 'duckdb';
+  /** The server's backend, known once open. */
+  kind: 'duckdb' | 'clickhouse' = 'duckdb';
 
   /** `base` is the API's URL, e.g. `http://127.0.0.1:8765/api/store`. */
   constructor(readonly base: string) {}
@@ -157,6 +158,7 @@ export class RemoteStore implements Store {
 
   async counts(): Promise<{ events: number; alerts: number }> {
     const j = await this.call('counts');
+    if (j.kind === 'duckdb' || j.kind === 'clickhouse') this.kind = j.kind;
     return { events: Number(j.events), alerts: Number(j.alerts) };
   }
 }

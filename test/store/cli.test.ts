@@ -80,6 +80,7 @@ describe('vigil search and hunt', { skip: traceFiles().length === 0 ? 'no ../sha
       [['search', 'ka.verb = get', '--from', '2024-13-01', '--data', dir], /^vigil search: from: '2024-13-01' is not a time/, 2],
       [['search', 'ka.verb = get', '--data', path.join(dir, 'none')], /^vigil search: no store in .*none/, 1],
       [['hunt', '--rules', path.join(dir, 'missing.yaml'), '--data', dir], /missing\.yaml.*LOAD_ERR_FILE_READ/, 1],
+      [['hunt', '--data', dir], /^vigil hunt: --rules FILE is required/, 2],
     ];
     for (const [args, re, code] of cases) {
       const r = await vigil(args);

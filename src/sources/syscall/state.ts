@@ -29,10 +29,6 @@ import type { UserDirectory } from './users.ts';
 const SC_NAME: Record<number, string> = Object.fromEntries(Object.entries(SC).map(([k, v]) => [v, k]));
 
 // Kernel constants (x86-64 and arm64 agree on these).
-const O_ACCMODE = 3;
-const O_WRONLY = 1;
-const O_RDWR = 2;
-const O_CREAT = 0o100;
 const O_DIRECTORY = 0o200000;
 const O_CLOEXEC = 0o2000000;
 const O_TMPFILE = 0o20000000 | O_DIRECTORY;
@@ -211,12 +207,6 @@ function l4(proto: number, type: number, family: number): FdSnap['l4proto'] {
 
 function famType(family: number): FdType {
   return family === AF_INET ? 'ipv4' : family === AF_INET6 ? 'ipv6' : family === AF_UNIX ? 'unix' : family === AF_NETLINK ? 'netlink' : 'other';
-}
-
-/** Parse a 64-bit hex (printed with %llx) as a number when it fits. */
-function hexNum(s: string | undefined): number {
-  const b = hexBig(s);
-  return b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : Number(BigInt.asIntN(64, b));
 }
 
 export class SensorState {
@@ -1141,6 +1131,3 @@ export function fdFromProc(fr: FdRead, socks: Map<string, SockRead> | undefined,
   }
   return { num: fr.num, type: 'other', name: t, cloexec };
 }
-
-// Exported for tests.
-export const _internal = { O_ACCMODE, O_WRONLY, O_RDWR, O_CREAT, u32ip, ntohs };
