@@ -37,7 +37,7 @@ export interface ServiceOptions {
   logStream?: NodeJS.WritableStream;
   /** A store to use instead of the configured one (tests); opened here. */
   store?: Store;
-  toStoredEvent?: (ev: AuditEvent) => StoredEvent;
+  toStoredEvent?: (ev: AuditEvent, rawText?: string) => StoredEvent;
   /** Working directory for relative paths (default process.cwd()). */
   cwd?: string;
 }
@@ -57,7 +57,7 @@ export interface Service {
 export class StartupError extends Error {}
 
 /** The configured storage backend, opened (issue 5's module, loaded lazily: it brings DuckDB). */
-async function openConfiguredStore(cfg: VigilConfig, dataDir: string, ruleFiles: string[]): Promise<{ store: Store; toStoredEvent: (ev: AuditEvent) => StoredEvent }> {
+async function openConfiguredStore(cfg: VigilConfig, dataDir: string, ruleFiles: string[]): Promise<{ store: Store; toStoredEvent: (ev: AuditEvent, rawText?: string) => StoredEvent }> {
   if (cfg.storage.type === 'memory') {
     const store = new MemoryStore();
     await store.open();
@@ -66,7 +66,7 @@ async function openConfiguredStore(cfg: VigilConfig, dataDir: string, ruleFiles:
   const mod = await import('../store/index.ts');
   const storageCfg = cfg.storage.type === 'duckdb' && cfg.storage.path ? { ...cfg.storage, path: path.resolve(dataDir, cfg.storage.path) } : cfg.storage;
   const store = await mod.openStore(storageCfg, { dataDir, rulesFiles: ruleFiles });
-  return { store, toStoredEvent: (ev) => mod.toStoredEvent(ev) };
+  return { store, toStoredEvent: (ev, rawText) => mod.toStoredEvent(ev, rawText) };
 }
 
 function parseListen(listen: string): { host: string; port: number } {
@@ -119,7 +119,7 @@ export async function startService(cfg: VigilConfig, opts: ServiceOptions = {}):
   // Storage, spool, outputs, pipeline.
   const telemetry = new Telemetry();
   let store: Store;
-  let toStoredEvent: (ev: AuditEvent) => StoredEvent;
+  let toStoredEvent: (ev: AuditEvent, rawText?: string) => StoredEvent;
   if (opts.store) {
     store = opts.store;
     toStoredEvent = opts.toStoredEvent ?? basicStoredEvent;

@@ -29,7 +29,7 @@ import type { AlertRecord, Output } from '../outputs/types.ts';
 import type { Store, StoredAlert, StoredEvent } from '../store/types.ts';
 import { RecentIds } from './dedup.ts';
 import type { Router } from './routes.ts';
-import { type FalcoAlert, Overloaded, type Sink, SpoolFull, type SpoolItem, decodeSpoolPayload } from '../sources/sink.ts';
+import { type FalcoAlert, Overloaded, type Sink, SpoolFull, type SpoolItem, decodeSpoolPayload, rawTextOf } from '../sources/sink.ts';
 import { Spool, SpoolFullError, type SpoolRecord } from './spool.ts';
 import { storedEngineAlert, storedFalcoAlert } from './stored.ts';
 import type { Telemetry } from './telemetry.ts';
@@ -61,7 +61,8 @@ interface Work {
 
 export interface PipelineDeps {
   store: Store;
-  toStoredEvent: (ev: AuditEvent) => StoredEvent;
+  /** `rawText`: the event's JSON text as received, when a source kept it (see setRawText). */
+  toStoredEvent: (ev: AuditEvent, rawText?: string) => StoredEvent;
   engine: Engine;
   outputs: Output[];
   router: Router;
@@ -279,7 +280,7 @@ export class Pipeline implements Sink {
           alerts.push(s);
           records.push({ stored: s, priorityNum: a.priorityNum, sourceName: b.source, json: alertJson(a), engine: a });
         }
-        events.push(this.d.toStoredEvent(ev));
+        events.push(this.d.toStoredEvent(ev, rawTextOf(ev)));
       }
       this.counters.events += b.events.length;
     }

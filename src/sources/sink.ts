@@ -41,6 +41,21 @@ export interface Sink {
   submitDirect(source: string, events: AuditEvent[], ack: () => void, labels?: Record<string, string>): void;
 }
 
+/**
+ * The JSON text an event was parsed from, when a source has exactly that text (a tail line, a
+ * JSON-lines record): storage keeps it instead of serialising the event again. Held weakly,
+ * so it lives exactly as long as the event.
+ */
+const rawTexts = new WeakMap<AuditEvent, string>();
+
+export function setRawText(ev: AuditEvent, text: string): void {
+  rawTexts.set(ev, text);
+}
+
+export function rawTextOf(ev: AuditEvent): string | undefined {
+  return rawTexts.get(ev);
+}
+
 /** Detection or storage is behind: retry after `retryAfterS`. */
 export class Overloaded extends Error {
   constructor(readonly retryAfterS: number, why: string) {

@@ -11,6 +11,7 @@
  * the other records are still taken.
  */
 import { type AuditEvent, type DecodeError, collectAuditValue, isDecodeError } from '../../events/k8saudit.ts';
+import { setRawText } from '../sink.ts';
 
 export interface WebhookDecoded {
   events: AuditEvent[];
@@ -99,7 +100,10 @@ export function decodeWebhookBody(text: string, origin: string): WebhookDecoded 
       out.clean = false;
       continue;
     }
+    const before = out.events.length;
     take(v, origin, `line ${line}`, out);
+    // A JSON line that is one plain event: storage can keep the line as the raw event.
+    if (out.events.length === before + 1 && v === out.events[before]!.raw) setRawText(out.events[before]!, s);
   }
   return out;
 }
