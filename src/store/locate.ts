@@ -45,7 +45,7 @@ async function liveServer(dataDir: string): Promise<string | undefined> {
     return undefined;
   }
   try {
-    const res = await fetch(url + '/healthz', { signal: AbortSignal.timeout(2000) });
+    const res = await fetch(url + '/healthz', { signal: AbortSignal.timeout(5000) });
     await res.arrayBuffer();
     return url;
   } catch {

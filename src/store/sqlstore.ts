@@ -355,10 +355,8 @@ export abstract class SqlStore implements Store {
         cursor = { t: ev.timeNs, k: [ev.auditId, ev.stage] };
         if (cond && !cond.test(SqlStore.auditEvent(ev))) continue;
         items.push(ev);
-        if (items.length === limit) {
-          // One more row tells whether there is a next page; without a condition SQL knows.
-          return { items, cursor: encodeCursor(cursor) };
-        }
+        // A full page always carries a cursor; the page after it may turn out empty.
+        if (items.length === limit) return { items, cursor: encodeCursor(cursor) };
       }
       if (rows.length < chunk) return { items };
       chunk = Math.min(chunk * 4, 10_000);

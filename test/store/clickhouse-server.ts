@@ -86,7 +86,7 @@ export async function startClickHouse(): Promise<ClickHouseServer> {
   let exited = false;
   child.once('exit', () => { exited = true; });
   const url = `http://127.0.0.1:${httpPort}`;
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 90_000;
   for (;;) {
     if (exited) throw new Error(`clickhouse-server exited at start:\n${log}`);
     try {
@@ -95,7 +95,7 @@ export async function startClickHouse(): Promise<ClickHouseServer> {
     } catch { /* not up yet */ }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`clickhouse-server did not answer within 30 s:\n${log}`);
+      throw new Error(`clickhouse-server did not answer within 90 s:\n${log}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
