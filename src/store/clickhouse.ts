@@ -86,7 +86,6 @@ export class ClickHouseStore extends SqlStore implements Store {
   readonly kind = 'clickhouse' as const;
   protected readonly dialect = clickhouseDialect;
   private client?: ClickHouseClient;
-  private chain: Promise<unknown> = Promise.resolve();
 
   constructor(readonly opts: ClickHouseStoreOptions) {
     super(opts);
@@ -123,12 +122,6 @@ export class ClickHouseStore extends SqlStore implements Store {
   private c(): ClickHouseClient {
     if (!this.client) throw new Error('store: not open');
     return this.client;
-  }
-
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.chain.then(fn, fn);
-    this.chain = p.catch(() => undefined);
-    return p;
   }
 
   protected async query(sql: string): Promise<Row[]> {

@@ -137,7 +137,6 @@ export class DuckDBStore extends SqlStore implements Store {
   private instance?: DuckDBInstance;
   private writer?: DuckDBConnection;
   /** Writes one at a time on the writer connection. */
-  private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
 
   constructor(readonly opts: DuckDBStoreOptions) {
@@ -187,13 +186,6 @@ export class DuckDBStore extends SqlStore implements Store {
   private conn(): DuckDBConnection {
     if (!this.writer) throw new Error('store: not open');
     return this.writer;
-  }
-
-  /** Run `fn` after every write before it (one writer at a time). */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.chain.then(fn, fn);
-    this.chain = p.catch(() => undefined);
-    return p;
   }
 
   protected async query(sql: string): Promise<Row[]> {

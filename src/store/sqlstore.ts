@@ -150,6 +150,16 @@ function decodeCursor(s: string, keys: number): CursorKey {
 }
 
 export abstract class SqlStore implements Store {
+  /** The last write in flight: writes run one at a time, in order. */
+  protected chain: Promise<unknown> = Promise.resolve();
+
+  /** Run `fn` after every write before it (one writer at a time). */
+  protected serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(fn, fn);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
   abstract readonly kind: 'duckdb' | 'clickhouse';
   protected abstract readonly dialect: Dialect;
   protected readonly redact: Redactor;
