@@ -65,12 +65,12 @@ export function eventColumnByName(name: string): EventColumn | undefined {
 }
 
 /**
- * DuckDB keeps list columns as text joined with U+001E (appending LIST values is slow, see
- * duckdb.ts). A value containing U+001D..U+001F is stored with U+FFFD in their place, and the
- * row marked lossy.
+ * DuckDB keeps list columns as text joined with U+001E and receives rows as text separated by
+ * U+001F and newlines (see duckdb.ts). A value containing U+001D..U+001F, NUL, CR or LF is
+ * stored with U+FFFD in their place, and the row marked lossy.
  */
 export const LIST_SEP = '\u001e';
-const RESERVED = /[\u001d-\u001f]/;
+const RESERVED = /[\u0000\n\r\u001d-\u001f]/;
 
 type Extract = (ev: AuditEvent) => unknown;
 
@@ -121,7 +121,7 @@ function ok(s: string): boolean {
   // One pass over the characters: measured 5x faster than a regex test plus isWellFormed().
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c < 0x20 ? c >= 0x1d : c >= 0xd800 && c <= 0xdfff) {
+    if (c < 0x20 ? c >= 0x1d || c === 0x0a || c === 0x0d || c === 0 : c >= 0xd800 && c <= 0xdfff) {
       if (c < 0x20) return false;
       return (s as WellFormed).isWellFormed() && !RESERVED.test(s);
     }
@@ -131,7 +131,7 @@ function ok(s: string): boolean {
 
 /** Lone surrogates cannot be stored as UTF-8, separators not at all: U+FFFD instead. */
 function clean(s: string): string {
-  return (s as WellFormed).toWellFormed().replace(/[\u001d-\u001f]/g, '\ufffd');
+  return (s as WellFormed).toWellFormed().replace(/[\u0000\n\r\u001d-\u001f]/g, '\ufffd');
 }
 
 const INT_TEXT = /^(0|-?[1-9]\d{0,9})$/;

@@ -1,16 +1,24 @@
 /**
  * The embedded backend: one DuckDB file under the data directory (`<data>/vigil.duckdb`).
  *
- * Writes. Rows already stored are found first: one query for the (time_ns, audit_id, stage)
- * of the events in the batch's time span (cheap: DuckDB's zone maps skip everything else, and
- * events arrive roughly in time order; a resent audit event carries the same stage timestamp,
- * so the time is part of its identity here). The new rows are then appended straight into
- * `events` with DuckDB's appender, in chunks of 1,000 so the event loop is never held long.
- * Measured alternatives, all slower: a primary key on (audit_id, stage) with INSERT OR IGNORE
- * (and an index in memory per stored row); appending into a staging table and moving the rows
- * with an anti-join INSERT ... SELECT (about 2.5 times the CPU per event); LIST columns
- * (appending a list value costs ~10 µs, eight times a string: `groups` and `source_ips` are
- * stored as text joined with U+001E and split by the queries, see `listExpr`).
+ * Writes, measured and chosen (bench/measure/store_duckdb.ts):
+ * - The raw events of a write go into one compressed block (rawblocks.ts, one row of
+ *   `raw_blocks`); each event row points at its text. DuckDB's VARCHAR path for ~860-byte
+ *   JSON texts was the single largest cost of a write (WAL copy, then compression at
+ *   checkpoint), and its files were four times larger.
+ * - The typed columns reach DuckDB as one text file per write (fields separated by U+001F,
+ *   rows by newlines, NULL as U+001D; columns.ts keeps those characters out of values) read
+ *   by DuckDB's own CSV reader in an `INSERT ... SELECT`: no per-value call across N-API.
+ *   The appender (one call per value, ~0.5 µs each, on the event loop) did ~45,000 rows/s.
+ * - Block and rows are one transaction.
+ * - Duplicates (a resent event: same audit ID, stage and stage time) are found without
+ *   reading the table in the usual case: the keys of recent writes are kept in memory with a
+ *   watermark below which the memory is incomplete; only events older than the watermark (a
+ *   late retry, a replay after a restart) are looked up in the table, by time range and ID.
+ * - Measured alternatives, all slower: a primary key on (audit_id, stage) with INSERT OR
+ *   IGNORE; staging tables with an anti-join; LIST columns (`groups` and `source_ips` are text
+ *   joined with U+001E and split by the queries, see `listExpr`); `string_split`/`unnest` of
+ *   bound column texts.
  * Alerts are few and keyed by id: a staging table and `INSERT OR IGNORE` on a primary key.
  * Writes go through one connection, one batch at a time; reads open their own connections,
  * so a long query never holds up ingestion.
@@ -18,11 +26,13 @@
  * DuckDB allows one writing process per file: while `vigil run` holds it, the CLI goes through
  * the server's API (see locate.ts).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { LIST_SEP } from './columns.ts';
-import { type CommonStoreOptions, type PreparedAlert, type PreparedEvent, type Row, SqlStore } from './sqlstore.ts';
+import { BlockCache, RAW_CODEC, RAW_SEP, decodeBlock, encodeBlock } from './rawblocks.ts';
+import { EVENT_SELECT, type CommonStoreOptions, type PreparedAlert, type PreparedEvent, type Row, SqlStore } from './sqlstore.ts';
 import { duckdbDialect } from './sql.ts';
 import type { Store, StoredAlert, StoredEvent } from './types.ts';
 
@@ -40,31 +50,48 @@ export interface DuckDBStoreOptions extends CommonStoreOptions {
    */
   memoryLimit?: string;
   threads?: number;
+  /** Keys of recently written events kept for de-duplication without a read (default 500,000). */
+  recentKeys?: number;
 }
 
-const SCHEMA_VERSION = '1';
+const SCHEMA_VERSION = '2';
 
-const EVENT_COLUMNS_SQL = `
-  time_ns BIGINT NOT NULL,
-  audit_id VARCHAR NOT NULL,
-  stage VARCHAR NOT NULL,
-  cluster VARCHAR,
-  region VARCHAR,
-  team VARCHAR,
-  user_name VARCHAR,
-  groups VARCHAR,
-  verb VARCHAR,
-  resource VARCHAR,
-  subresource VARCHAR,
-  namespace VARCHAR,
-  name VARCHAR,
-  response_code INTEGER,
-  decision VARCHAR,
-  user_agent VARCHAR,
-  labels VARCHAR,
-  source_ips VARCHAR,
-  lossy BOOLEAN NOT NULL,
-  raw VARCHAR NOT NULL`;
+/** Columns of `events` in table order: [name, SQL type, NOT NULL]. */
+const EVENT_COLUMNS_DEF: ReadonlyArray<readonly [string, string, boolean]> = [
+  ['time_ns', 'BIGINT', true],
+  ['audit_id', 'VARCHAR', true],
+  ['stage', 'VARCHAR', true],
+  ['cluster', 'VARCHAR', false],
+  ['region', 'VARCHAR', false],
+  ['team', 'VARCHAR', false],
+  ['user_name', 'VARCHAR', false],
+  ['groups', 'VARCHAR', false],
+  ['verb', 'VARCHAR', false],
+  ['resource', 'VARCHAR', false],
+  ['subresource', 'VARCHAR', false],
+  ['namespace', 'VARCHAR', false],
+  ['name', 'VARCHAR', false],
+  ['response_code', 'INTEGER', false],
+  ['decision', 'VARCHAR', false],
+  ['user_agent', 'VARCHAR', false],
+  ['labels', 'VARCHAR', false],
+  ['source_ips', 'VARCHAR', false],
+  ['lossy', 'BOOLEAN', true],
+  ['raw_block', 'BIGINT', true],
+  ['raw_pos', 'INTEGER', true],
+];
+
+const EVENT_COLUMNS_SQL = EVENT_COLUMNS_DEF.map(([n, t, nn]) => `${n} ${t}${nn ? ' NOT NULL' : ''}`).join(',\n  ');
+/** read_csv's `columns` argument for the rows file. */
+const CSV_COLUMNS = `{${EVENT_COLUMNS_DEF.map(([n, t]) => `'${n}': '${t}'`).join(', ')}}`;
+
+const RAW_BLOCKS_SQL = `
+  id BIGINT NOT NULL,
+  t_min BIGINT NOT NULL,
+  t_max BIGINT NOT NULL,
+  n INTEGER NOT NULL,
+  codec VARCHAR NOT NULL,
+  data BLOB NOT NULL`;
 
 const ALERT_COLUMNS_SQL = `
   id VARCHAR NOT NULL,
@@ -96,55 +123,102 @@ function joinList(v: string[] | undefined): string | undefined {
   return v === undefined || v.length === 0 ? undefined : v.join(LIST_SEP);
 }
 
-const RESET_ALERTS = `CREATE OR REPLACE TEMP TABLE staging_alerts (${stagingOf(ALERT_COLUMNS_SQL)})`;
-
-/** Rows appended per appender, between which the event loop gets a turn. */
-const APPEND_CHUNK = 1000;
-
 function str(a: DuckDBAppender, v: string | undefined): void {
   if (v === undefined) a.appendNull();
   else a.appendVarchar(v);
 }
 
-/** One row of `events`, in EVENT_COLUMNS_SQL order. */
-function appendEvent(a: DuckDBAppender, r: PreparedEvent): void {
-  a.appendBigInt(r.timeNs);
-  a.appendVarchar(r.auditId);
-  a.appendVarchar(r.stage);
-  str(a, r.cluster);
-  str(a, r.region);
-  str(a, r.team);
-  str(a, r.user);
-  str(a, joinList(r.groups));
-  str(a, r.verb);
-  str(a, r.resource);
-  str(a, r.subresource);
-  str(a, r.namespace);
-  str(a, r.name);
-  if (r.responseCode === undefined) a.appendNull(); else a.appendInteger(r.responseCode);
-  str(a, r.decision);
-  str(a, r.userAgent);
-  str(a, r.labelsJson);
-  str(a, joinList(r.sourceIps));
-  a.appendBoolean(r.lossy);
-  a.appendVarchar(r.raw);
-  a.endRow();
+const RESET_ALERTS = `CREATE OR REPLACE TEMP TABLE staging_alerts (${stagingOf(ALERT_COLUMNS_SQL)})`;
+
+/** Field and NULL marks of the rows file (never in a value: columns.ts replaces them). */
+const FS = '\u001f';
+const NUL = '\u001d';
+
+const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+/** Scratch row of the rows file (joining an array is ~5x faster than `+` for 21 pieces). */
+const ROW: string[] = new Array(21);
+
+/** One line of the rows file, in EVENT_COLUMNS_DEF order (without its newline). */
+function csvLine(r: PreparedEvent, block: string, pos: number): string {
+  const o = (v: string | undefined) => (v === undefined ? NUL : v);
+  ROW[0] = r.timeText;
+  ROW[1] = r.auditId;
+  ROW[2] = r.stage;
+  ROW[3] = o(r.cluster);
+  ROW[4] = o(r.region);
+  ROW[5] = o(r.team);
+  ROW[6] = o(r.user);
+  ROW[7] = o(joinList(r.groups));
+  ROW[8] = o(r.verb);
+  ROW[9] = o(r.resource);
+  ROW[10] = o(r.subresource);
+  ROW[11] = o(r.namespace);
+  ROW[12] = o(r.name);
+  ROW[13] = r.responseCode === undefined ? NUL : String(r.responseCode);
+  ROW[14] = o(r.decision);
+  ROW[15] = o(r.userAgent);
+  ROW[16] = o(r.labelsJson);
+  ROW[17] = o(joinList(r.sourceIps));
+  ROW[18] = r.lossy ? 'true' : 'false';
+  ROW[19] = block;
+  ROW[20] = String(pos);
+  return ROW.join(FS);
 }
+
+/**
+ * Keys of the events written lately. Every stored event at or after `coveredFrom` is in the
+ * set (at open: after the newest stored event); forgetting a write moves the mark past it.
+ */
+class RecentKeys {
+  private readonly keys = new Set<string>();
+  private readonly writes: Array<{ keys: string[]; maxT: bigint }> = [];
+
+  constructor(private readonly cap: number, public coveredFrom: bigint) {}
+
+  has(key: string): boolean {
+    return this.keys.has(key);
+  }
+
+  add(keys: string[], maxT: bigint): void {
+    for (const k of keys) this.keys.add(k);
+    this.writes.push({ keys, maxT });
+    while (this.keys.size > this.cap && this.writes.length > 1) {
+      const w = this.writes.shift()!;
+      for (const k of w.keys) this.keys.delete(k);
+      if (w.maxT + 1n > this.coveredFrom) this.coveredFrom = w.maxT + 1n;
+    }
+  }
+
+  clear(coveredFrom: bigint): void {
+    this.keys.clear();
+    this.writes.length = 0;
+    this.coveredFrom = coveredFrom;
+  }
+}
+
+const MIN_NS = -(2n ** 63n);
 
 export class DuckDBStore extends SqlStore implements Store {
   readonly kind = 'duckdb' as const;
   protected readonly dialect = duckdbDialect;
+  protected override readonly eventSelect = EVENT_SELECT.flatMap((c) => (c === 'raw' ? ['raw_block', 'raw_pos'] : [c]));
   private instance?: DuckDBInstance;
   private writer?: DuckDBConnection;
-  /** Writes one at a time on the writer connection. */
   private closed = false;
+  private nextBlock = 0n;
+  private recent = new RecentKeys(500_000, MIN_NS);
+  private readonly blocks = new BlockCache(8);
+  /** The rows file handed to DuckDB's CSV reader (rewritten by every write). */
+  private rowsFile = '';
 
   constructor(readonly opts: DuckDBStoreOptions) {
     super(opts);
   }
 
   async open(): Promise<void> {
-    if (this.opts.path !== ':memory:') mkdirSync(path.dirname(path.resolve(this.opts.path)), { recursive: true });
+    const memory = this.opts.path === ':memory:';
+    if (!memory) mkdirSync(path.dirname(path.resolve(this.opts.path)), { recursive: true });
     const config: Record<string, string> = { checkpoint_threshold: this.opts.checkpointThreshold ?? '512MB' };
     config.memory_limit = this.opts.memoryLimit ?? '2GB';
     if (this.opts.threads) config.threads = String(this.opts.threads);
@@ -157,17 +231,24 @@ export class DuckDBStore extends SqlStore implements Store {
       }
       throw new Error(`store: cannot open ${this.opts.path}: ${msg.split('\n')[0]}`);
     }
+    this.rowsFile = memory
+      ? path.join(os.tmpdir(), `vigil-duckdb-${process.pid}-${Math.random().toString(36).slice(2)}.rows`)
+      : path.resolve(this.opts.path) + '.rows';
     const c = await this.instance.connect();
     this.writer = c;
     await c.run(`CREATE TABLE IF NOT EXISTS vigil_meta (key VARCHAR PRIMARY KEY, value VARCHAR)`);
     const v = (await c.runAndReadAll(`SELECT value FROM vigil_meta WHERE key = 'schema_version'`)).getRowsJS()[0]?.[0];
     if (v !== undefined && v !== SCHEMA_VERSION) {
-      throw new Error(`store: ${this.opts.path} has schema version ${String(v)}, this Vigil reads version ${SCHEMA_VERSION}`);
+      throw new Error(`store: ${this.opts.path} has schema version ${String(v)}, this Vigil reads version ${SCHEMA_VERSION} (move the old file away to start afresh)`);
     }
-    await c.run(`CREATE TABLE IF NOT EXISTS events (${EVENT_COLUMNS_SQL})`);
+    await c.run(`CREATE TABLE IF NOT EXISTS events (\n  ${EVENT_COLUMNS_SQL})`);
+    await c.run(`CREATE TABLE IF NOT EXISTS raw_blocks (${RAW_BLOCKS_SQL})`);
     await c.run(`CREATE TABLE IF NOT EXISTS alerts (${ALERT_COLUMNS_SQL}, PRIMARY KEY (id))`);
     await c.run(`INSERT OR IGNORE INTO vigil_meta VALUES ('schema_version', '${SCHEMA_VERSION}')`);
     await c.run(`CREATE TEMP TABLE IF NOT EXISTS staging_alerts (${stagingOf(ALERT_COLUMNS_SQL)})`);
+    const [blk, newest] = (await c.runAndReadAll(`SELECT (SELECT max(id) FROM raw_blocks), (SELECT max(time_ns) FROM events)`)).getRowsJS()[0]!;
+    this.nextBlock = blk === null || blk === undefined ? 0n : BigInt(blk as bigint) + 1n;
+    this.recent = new RecentKeys(this.opts.recentKeys ?? 500_000, newest === null || newest === undefined ? MIN_NS : BigInt(newest as bigint) + 1n);
   }
 
   async close(): Promise<void> {
@@ -181,6 +262,8 @@ export class DuckDBStore extends SqlStore implements Store {
     this.instance.closeSync();
     this.writer = undefined;
     this.instance = undefined;
+    this.blocks.clear();
+    rmSync(this.rowsFile, { force: true });
   }
 
   private conn(): DuckDBConnection {
@@ -192,10 +275,48 @@ export class DuckDBStore extends SqlStore implements Store {
     if (!this.instance) throw new Error('store: not open');
     const c = await this.instance.connect();
     try {
-      const r = await c.runAndReadAll(sql);
-      return r.getRowObjectsJS() as Row[];
+      const rows = (await c.runAndReadAll(sql)).getRowObjectsJS() as Row[];
+      await this.attachRaw(rows, c);
+      return rows;
     } finally {
       c.closeSync();
+    }
+  }
+
+  /** Put each row's raw text (`raw`, `e_raw`) where its (raw_block, raw_pos) point. */
+  private async attachRaw(rows: Row[], c: DuckDBConnection): Promise<void> {
+    if (rows.length === 0) return;
+    const prefixes = ['', 'e_'].filter((p) => `${p}raw_block` in rows[0]!);
+    if (prefixes.length === 0) return;
+    const local = new Map<bigint, string[]>();
+    const missing = new Set<bigint>();
+    for (const r of rows) {
+      for (const p of prefixes) {
+        const b = r[`${p}raw_block`];
+        if (b === null || b === undefined) continue;
+        const id = BigInt(b as bigint);
+        if (local.has(id) || missing.has(id)) continue;
+        const hit = this.blocks.get(id);
+        if (hit) local.set(id, hit); else missing.add(id);
+      }
+    }
+    if (missing.size) {
+      const found = (await c.runAndReadAll(`SELECT id, codec, data FROM raw_blocks WHERE id IN (${[...missing].join(', ')})`)).getRowObjectsJS();
+      await Promise.all(found.map(async (f) => {
+        const id = BigInt(f.id as bigint);
+        const texts = await decodeBlock(f.data as Uint8Array, String(f.codec));
+        local.set(id, texts);
+        this.blocks.set(id, texts);
+      }));
+    }
+    for (const r of rows) {
+      for (const p of prefixes) {
+        const b = r[`${p}raw_block`];
+        if (b === null || b === undefined) continue;
+        const text = local.get(BigInt(b as bigint))?.[Number(r[`${p}raw_pos`])];
+        if (text === undefined) throw new Error(`store: raw event missing (block ${String(b)}, position ${String(r[`${p}raw_pos`])})`);
+        r[`${p}raw`] = text;
+      }
     }
   }
 
@@ -208,37 +329,92 @@ export class DuckDBStore extends SqlStore implements Store {
     return this.serial(async () => (await this.conn().runAndReadAll(sql)).getRowObjectsJS() as Row[]);
   }
 
+  /** Every stored raw text, decompressed (tests look for values that must not be there). */
+  async *rawTexts(): AsyncGenerator<string> {
+    const ids = await this.exec('SELECT id FROM raw_blocks ORDER BY id');
+    for (const { id } of ids) {
+      const [b] = await this.exec(`SELECT codec, data FROM raw_blocks WHERE id = ${String(id)}`);
+      if (b) yield* await decodeBlock(b.data as Uint8Array, String(b.codec));
+    }
+  }
+
   writeEvents(batch: StoredEvent[]): Promise<number> {
     if (batch.length === 0) return Promise.resolve(0);
     return this.serial(() => this.insertEvents(batch));
   }
 
-  private async insertEvents(batch: StoredEvent[]): Promise<number> {
-    const rows = this.prepareEvents(batch);
-    if (rows.length === 0) return 0;
-    const c = this.conn();
-    let min = rows[0]!.timeNs;
+  /** Events of `rows` already stored below the recent-keys mark (looked up in the table). */
+  private async storedBefore(rows: PreparedEvent[]): Promise<Set<string>> {
+    const have = new Set<string>();
+    const old = rows.filter((r) => r.timeNs < this.recent.coveredFrom);
+    if (old.length === 0) return have;
+    let min = old[0]!.timeNs;
     let max = min;
-    for (const r of rows) {
+    for (const r of old) {
       if (r.timeNs < min) min = r.timeNs;
       if (r.timeNs > max) max = r.timeNs;
     }
-    const have = new Set<string>();
-    const found = (await c.runAndReadAll(`SELECT time_ns, audit_id, stage FROM events WHERE time_ns BETWEEN ${min} AND ${max}`)).getRowsJS();
-    for (const [t, a, st] of found) have.add(`${String(a)}\u0000${String(st)}\u0000${String(t)}`);
-    const fresh = have.size === 0 ? rows : rows.filter((r) => !have.has(`${r.auditId}\u0000${r.stage}\u0000${r.timeNs}`));
-    for (let i = 0; i < fresh.length; i += APPEND_CHUNK) {
-      if (i > 0) await new Promise((r) => setImmediate(r));
-      const a = await c.createAppender('events');
-      try {
-        for (let k = i; k < Math.min(fresh.length, i + APPEND_CHUNK); k++) appendEvent(a, fresh[k]!);
-        a.closeSync();
-      } catch (e) {
-        // Rows of this chunk that reached the table stay (a retry skips them); the rest is dropped.
-        try { a.closeSync(); } catch { /* already failed */ }
-        throw e;
-      }
+    const ids = [...new Set(old.map((r) => r.auditId))];
+    for (let i = 0; i < ids.length; i += 1000) {
+      const list = ids.slice(i, i + 1000).map(sqlString).join(', ');
+      const found = (await this.conn().runAndReadAll(
+        `SELECT time_ns, audit_id, stage FROM events WHERE time_ns BETWEEN ${min} AND ${max} AND audit_id IN (${list})`)).getRowsJS();
+      for (const [t, a, st] of found) have.add(`${String(a)}\u0000${String(st)}\u0000${String(t)}`);
     }
+    return have;
+  }
+
+  private async insertEvents(batch: StoredEvent[]): Promise<number> {
+    const rows = this.prepareEvents(batch);
+    if (rows.length === 0) return 0;
+    const have = await this.storedBefore(rows);
+    const fresh: PreparedEvent[] = [];
+    const keys: string[] = [];
+    for (const r of rows) {
+      const k = r.key;
+      if (this.recent.has(k) || have.has(k)) continue;
+      fresh.push(r);
+      keys.push(k);
+    }
+    if (fresh.length === 0) return 0;
+    const block = this.nextBlock;
+    let tMin = fresh[0]!.timeNs;
+    let tMax = tMin;
+    const texts: string[] = new Array(fresh.length);
+    const lines: string[] = new Array(fresh.length);
+    const blockText = block.toString();
+    for (let i = 0; i < fresh.length; i++) {
+      const r = fresh[i]!;
+      if (r.timeNs < tMin) tMin = r.timeNs;
+      if (r.timeNs > tMax) tMax = r.timeNs;
+      // Text as received is valid JSON (it was parsed), so it holds no RAW_SEP; checked anyway.
+      texts[i] = r.raw.includes(RAW_SEP) ? JSON.stringify(JSON.parse(r.raw)) : r.raw;
+      lines[i] = csvLine(r, blockText, i);
+    }
+    // The block compresses on the thread pool while DuckDB reads the rows.
+    const encoding = encodeBlock(texts);
+    encoding.catch(() => undefined);
+    writeFileSync(this.rowsFile, lines.join('\n') + '\n');
+    const c = this.conn();
+    await c.run('BEGIN TRANSACTION');
+    try {
+      await c.run(`INSERT INTO events SELECT * FROM read_csv(${sqlString(this.rowsFile)}, header = false, delim = '${FS}', quote = '', escape = '', ` +
+        `nullstr = '${NUL}', new_line = '\\n', auto_detect = false, columns = ${CSV_COLUMNS})`);
+      const st = await c.prepare('INSERT INTO raw_blocks VALUES ($1, $2, $3, $4, $5, $6)');
+      st.bindBigInt(1, block);
+      st.bindBigInt(2, tMin);
+      st.bindBigInt(3, tMax);
+      st.bindInteger(4, fresh.length);
+      st.bindVarchar(5, RAW_CODEC);
+      st.bindBlob(6, await encoding);
+      await st.run();
+      await c.run('COMMIT');
+    } catch (e) {
+      try { await c.run('ROLLBACK'); } catch { /* the transaction is gone already */ }
+      throw e;
+    }
+    this.nextBlock = block + 1n;
+    this.recent.add(keys, tMax);
     return fresh.length;
   }
 

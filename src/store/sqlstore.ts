@@ -41,6 +41,10 @@ export type Row = Record<string, unknown>;
 /** An event ready to be written. */
 export interface PreparedEvent extends EventRow {
   raw: string;
+  /** The identity the tables de-duplicate on: audit ID, stage and time, NUL-separated. */
+  key: string;
+  /** timeNs as decimal text. */
+  timeText: string;
   labelsJson?: string;
 }
 
@@ -163,11 +167,16 @@ export abstract class SqlStore implements Store {
   abstract readonly kind: 'duckdb' | 'clickhouse';
   protected abstract readonly dialect: Dialect;
   protected readonly redact: Redactor;
+  /** No pointers beyond the built-in ones: what toStoredEvent already applied. */
+  private readonly defaultRedaction: boolean;
+  /** Event columns a query reads (a backend may keep `raw` elsewhere, see duckdb.ts). */
+  protected readonly eventSelect: readonly string[] = EVENT_SELECT;
   protected readonly rulesFiles: readonly string[];
   private readonly conditions = new Map<string, CompiledCondition>();
 
   constructor(opts: CommonStoreOptions) {
     this.redact = makeRedactor({ extraPointers: opts.redactPointers });
+    this.defaultRedaction = !opts.redactPointers?.length;
     this.rulesFiles = opts.rulesFiles ?? [];
   }
 
@@ -195,8 +204,10 @@ export abstract class SqlStore implements Store {
   protected prepareEvents(batch: StoredEvent[], seen = new Set<string>()): PreparedEvent[] {
     const out: PreparedEvent[] = [];
     for (const e of batch) {
-      const raw = this.redact(e.raw);
-      let row = raw === e.raw ? DERIVED.get(e) : undefined;
+      // An event made by toStoredEvent is redacted already (with the built-in rules).
+      let row = DERIVED.get(e);
+      const raw = row !== undefined && this.defaultRedaction ? e.raw : this.redact(e.raw);
+      if (raw !== e.raw) row = undefined;
       if (row === undefined) {
         const labels: Record<string, string> = {};
         if (e.labels) Object.assign(labels, e.labels);
@@ -206,10 +217,13 @@ export abstract class SqlStore implements Store {
         row = eventRow(raw, e.timeNs, Object.keys(labels).length ? labels : undefined);
       }
       // The identity the tables dedup on (see duckdb.ts): a resent event has the same time.
-      const key = row.auditId + '\u0000' + row.stage + '\u0000' + row.timeNs;
+      const timeText = row.timeNs.toString();
+      const key = row.auditId + '\u0000' + row.stage + '\u0000' + timeText;
       if (seen.has(key)) continue;
       seen.add(key);
       const p = row as PreparedEvent;
+      p.key = key;
+      p.timeText = timeText;
       p.raw = raw === e.raw && e.rawText !== undefined ? e.rawText : JSON.stringify(raw);
       if (row.labels) p.labelsJson = JSON.stringify(row.labels);
       out.push(p);
@@ -334,7 +348,7 @@ export abstract class SqlStore implements Store {
     return and(parts);
   }
 
-  private selectList(cols: string[], alias: string, prefix = ''): string {
+  private selectList(cols: readonly string[], alias: string, prefix = ''): string {
     return cols.map((c) => `${alias}.${c} AS ${prefix}${c}`).join(', ');
   }
 
@@ -359,7 +373,7 @@ export abstract class SqlStore implements Store {
       const where = and([base, after]);
       if (where === false) return { items };
       const rows = await this.query(
-        `SELECT ${this.selectList(EVENT_SELECT, 'e')} FROM events e WHERE ${this.lit(where)} ORDER BY e.time_ns ${dir}, e.audit_id ${dir}, e.stage ${dir} LIMIT ${chunk}`);
+        `SELECT ${this.selectList(this.eventSelect, 'e')} FROM events e WHERE ${this.lit(where)} ORDER BY e.time_ns ${dir}, e.audit_id ${dir}, e.stage ${dir} LIMIT ${chunk}`);
       for (const r of rows) {
         const ev = this.eventFromRow(r);
         cursor = { t: ev.timeNs, k: [ev.auditId, ev.stage] };
@@ -385,7 +399,7 @@ export abstract class SqlStore implements Store {
       plan ? or([d.isTrue('e.lossy'), plan.upper]) : true,
     ]);
     const from = cond ? this.alertEventJoin(q.range) : 'alerts a';
-    const cols = this.selectList(ALERT_SELECT, 'a') + (cond ? ', ' + this.selectList(EVENT_SELECT, 'e', 'e_') : '');
+    const cols = this.selectList(ALERT_SELECT, 'a') + (cond ? ', ' + this.selectList(this.eventSelect, 'e', 'e_') : '');
     let cursor = q.cursor ? decodeCursor(q.cursor, 1) : undefined;
     const limit = Math.max(1, Math.floor(q.limit));
     const items: StoredAlert[] = [];
@@ -447,7 +461,7 @@ export abstract class SqlStore implements Store {
 
   /** Stream rows for the JavaScript side of an aggregation, in pages, by (time, rowid-ish key). */
   private async *scanRows(from: string, where: string, extraCols: string, keyAlias: 'e' | 'a'): AsyncGenerator<Row> {
-    const cols = this.selectList(EVENT_SELECT, 'e', 'e_') + (extraCols ? ', ' + extraCols : '');
+    const cols = this.selectList(this.eventSelect, 'e', 'e_') + (extraCols ? ', ' + extraCols : '');
     const keyCols = keyAlias === 'e' ? ['e.audit_id', 'e.stage'] : ['a.id'];
     let last: { t: bigint; k: string[] } | undefined;
     const d = this.dialect;
@@ -585,7 +599,7 @@ export abstract class SqlStore implements Store {
     const d = this.dialect;
     const where = `e.audit_id = ${d.str(auditId)}` + (stage !== undefined ? ` AND e.stage = ${d.str(stage)}` : '');
     // Without a stage: the latest stage (ResponseComplete after RequestReceived).
-    const rows = await this.query(`SELECT ${this.selectList(EVENT_SELECT, 'e')} FROM events e WHERE ${where} ORDER BY e.time_ns DESC, e.stage LIMIT 1`);
+    const rows = await this.query(`SELECT ${this.selectList(this.eventSelect, 'e')} FROM events e WHERE ${where} ORDER BY e.time_ns DESC, e.stage LIMIT 1`);
     return rows[0] ? this.eventFromRow(rows[0]) : undefined;
   }
 

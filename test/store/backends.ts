@@ -38,6 +38,8 @@ export interface OpenedStore {
   store: Store;
   /** Files or folders holding the data (for byte-level checks). */
   dataPaths: string[];
+  /** Stored raw texts decompressed, where the backend compresses them itself (DuckDB's raw blocks). */
+  rawTexts?: () => AsyncIterable<string>;
 }
 
 let server: Promise<ClickHouseServer> | undefined;
@@ -58,7 +60,8 @@ export async function openTestStore(t: TestContext, kind: BackendName, opts: { r
       await store.close();
       rmSync(dir, { recursive: true, force: true });
     });
-    if (kind === 'duckdb') return { store, dataPaths: [dir] };
+    const rawTexts = () => store.rawTexts();
+    if (kind === 'duckdb') return { store, dataPaths: [dir], rawTexts };
     const api = storeApiHandler(store);
     const server = createServer((req, res) => {
       const p = (req.url ?? '/').split('?')[0]!;
@@ -69,7 +72,7 @@ export async function openTestStore(t: TestContext, kind: BackendName, opts: { r
     t.after(() => new Promise((r) => server.close(r)));
     const remote = new RemoteTestStore(`http://127.0.0.1:${(server.address() as AddressInfo).port}/api/store`, store);
     await remote.open();
-    return { store: remote, dataPaths: [dir] };
+    return { store: remote, dataPaths: [dir], rawTexts };
   }
   if (!clickhouseCommand()) {
     skipOrFail(t, 'clickhouse-server is not installed (apt-get install clickhouse-server)');
