@@ -16,7 +16,14 @@
  * One event per batch is an interactive shell exec that the bundled pack alerts on, so the
  * alert path (detection, alert storage) is part of what is measured.
  *
+ * The rate's note also gives the CPU time (all threads) per stored event of the server and of
+ * the load generator over the measured window: on a shared machine it moves less than the rate.
+ *
  * Usage: ingest_http.ts [seconds=60] [connections=4]
+ * BENCH_STORAGE=null measures the pipeline alone (see ingest_server.ts), =memory the memory
+ * store; VIGIL_BENCH_NODE_ARGS adds node flags to the server (e.g. `--cpu-prof
+ * --cpu-prof-dir=DIR`; with tsx's loader thread there are two profiles, the larger is the
+ * service's).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,6 +35,14 @@ import { ROOT_DIR, emitResults, log, round } from '../common.ts';
 const SECONDS = Number(process.argv[2] ?? 60);
 const CONNECTIONS = Number(process.argv[3] ?? 4);
 const BATCH = 1000;
+/**
+ * BENCH_STORAGE: `duckdb` (default, what the figures are), `null` (the pipeline alone:
+ * ingest_server.ts, a store that keeps nothing) or `memory` (the memory store, which keeps
+ * every event: its heap grows for the whole run).
+ */
+const STORAGE = process.env.BENCH_STORAGE ?? 'duckdb';
+/** bin/vigil.mjs's shebang flags. */
+const VIGIL_NODE_FLAGS = /^#!.*?node (.*)$/m.exec(readFileSync(path.join(ROOT_DIR, 'bin', 'vigil.mjs'), 'utf8'))?.[1]?.split(' ').filter(Boolean) ?? [];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -48,6 +63,17 @@ function template(): string {
     events.push(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"@@-${n}","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/ns-${i % 20}/${res}","verb":"${verb}","user":{"username":"system:serviceaccount:ns-${i % 20}:app","groups":["system:serviceaccounts","system:authenticated"]},"sourceIPs":["10.0.${i % 250}.${i % 200}"],"userAgent":"client-go/v0.30.2 (linux/amd64) kubernetes","objectRef":{"resource":"${res}","namespace":"ns-${i % 20}","name":"obj-${i}","apiVersion":"v1"},"responseStatus":{"metadata":{},"code":200},"requestReceivedTimestamp":"${t}","stageTimestamp":"${t}","annotations":{"authorization.k8s.io/decision":"allow","authorization.k8s.io/reason":"RBAC: allowed by RoleBinding"}}`);
   }
   return '[' + events.join(',') + ']';
+}
+
+/** CPU time (user + system, all threads) of a process so far, in seconds (Linux). */
+function cpuSeconds(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
 }
 
 function metricValue(text: string, name: string): number {
@@ -86,10 +112,14 @@ function histogramQuantile(before: string, after: string, name: string, q: numbe
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-ingest-'));
   const cfg = path.join(dir, 'vigil.yaml');
-  writeFileSync(cfg, `listen: 127.0.0.1:0\ndata_dir: ${dir}\nlog_level: warn\n${process.env.BENCH_STORAGE ? `storage: { type: ${process.env.BENCH_STORAGE} }\n` : ""}outputs: []\nsources:\n  - type: k8s_audit_webhook\n`);
-  // The same V8 flag as bin/vigil.mjs's shebang (what `npx vigil run` gets).
-  const nodeArgs = ['--max-semi-space-size=64', ...(process.env.VIGIL_BENCH_NODE_ARGS ? process.env.VIGIL_BENCH_NODE_ARGS.split(' ') : [])];
-  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT_DIR, 'bin', 'vigil.mjs'), 'run', '--config', cfg], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const storage = STORAGE === 'duckdb' || STORAGE === 'null' ? '' : `storage: { type: ${STORAGE} }\n`;
+  writeFileSync(cfg, `listen: 127.0.0.1:0\ndata_dir: ${dir}\nlog_level: warn\n${storage}outputs: []\nsources:\n  - type: k8s_audit_webhook\n`);
+  // The same V8 flags as bin/vigil.mjs's shebang (what `npx vigil run` gets).
+  const nodeArgs = [...VIGIL_NODE_FLAGS, ...(process.env.VIGIL_BENCH_NODE_ARGS ? process.env.VIGIL_BENCH_NODE_ARGS.split(' ') : [])];
+  const entry = STORAGE === 'null'
+    ? ['--import', 'tsx', path.join(ROOT_DIR, 'bench', 'measure', 'ingest_server.ts'), cfg]
+    : [path.join(ROOT_DIR, 'bin', 'vigil.mjs'), 'run', '--config', cfg];
+  const child = spawn(process.execPath, [...nodeArgs, ...entry], { stdio: ['ignore', 'ignore', 'inherit'] });
   const serverFile = path.join(dir, 'server.json');
   const t0 = Date.now();
   while (!existsSync(serverFile)) {
@@ -135,9 +165,14 @@ async function main(): Promise<void> {
   await run(Date.now() + 5000, false);
   const before = await metrics();
   const storedBefore = metricValue(before, 'vigil_store_written_total{table="events"}');
+  const cpu0 = cpuSeconds(child.pid!);
+  const own0 = process.cpuUsage();
   const start = performance.now();
   await run(Date.now() + SECONDS * 1000, true);
   const elapsed = (performance.now() - start) / 1000;
+  const serverCpu = cpuSeconds(child.pid!) - cpu0;
+  const own = process.cpuUsage(own0);
+  const clientCpu = (own.user + own.system) / 1e6;
   const after = await metrics();
   const stored = metricValue(after, 'vigil_store_written_total{table="events"}') - storedBefore;
   const rate = stored / elapsed;
@@ -167,6 +202,7 @@ async function main(): Promise<void> {
   latencies.sort((a, b) => a - b);
   const clientP99 = latencies[Math.floor(latencies.length * 0.99)] ?? NaN;
   const heapMb = metricValue(after, 'vigil_process_nodejs_heap_size_total_bytes') / 2 ** 20;
+  const heapUsedMb = metricValue(after, 'vigil_process_nodejs_heap_size_used_bytes') / 2 ** 20;
   const extMb = metricValue(after, 'vigil_process_nodejs_external_memory_bytes') / 2 ** 20;
   const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
   const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
@@ -175,11 +211,11 @@ async function main(): Promise<void> {
   agent.destroy();
   rmSync(dir, { recursive: true, force: true });
 
-  const note = `${SECONDS} s, ${CONNECTIONS} keep-alive connections, JSON arrays of ${BATCH} events (1 alerting), DuckDB storage, spool fsync on; server and load generator share the machine's ${os.cpus().length} CPUs (not pinned)`;
+  const note = `${SECONDS} s, ${CONNECTIONS} keep-alive connections, JSON arrays of ${BATCH} events (1 alerting), ${STORAGE === 'duckdb' ? 'DuckDB storage' : STORAGE === 'null' ? 'NO storage (BENCH_STORAGE=null: the pipeline alone)' : `${STORAGE} storage`}, spool fsync on; server and load generator share the machine's ${os.cpus().length} CPUs (not pinned)`;
   emitResults([
-    { name: 'ingest.http.events_per_s', value: round(rate), unit: 'events/s', note: `events stored per second over the window (accepted: ${round(accepted / elapsed)}/s; ${refused} POSTs refused with 429/503); ${note}` },
+    { name: 'ingest.http.events_per_s', value: round(rate), unit: 'events/s', note: `events stored per second over the window (accepted: ${round(accepted / elapsed)}/s; ${refused} POSTs refused with 429/503); CPU per stored event: server ${round((serverCpu / stored) * 1e6, 1)} µs (${round((100 * serverCpu) / elapsed)}% of one core), load generator ${round((clientCpu / stored) * 1e6, 1)} µs; ${note}` },
     { name: 'ingest.http.p99_ms', value: round(p99, 1), unit: 'ms', note: `batch arrival → events and alerts stored, p99 from the server's histogram, at half the sustained rate for 20 s (p50 ${round(p50, 1)} ms); at saturation, with the spool's backlog, p50 ${round(satP50)} ms and p99 ${round(satP99)} ms (the top bucket is 5 s); client POST→200 p99 at saturation ${round(clientP99, 1)} ms; ${alerts} alerts stored` },
-    { name: 'ingest.http.peak_rss_mb', value: round(hwm), unit: 'MB', note: `peak RSS (VmHWM) of the vigil run process; at the end the JS heap was ${round(heapMb)} MB and external buffers ${round(extMb)} MB, the rest is DuckDB's own memory and code` },
+    { name: 'ingest.http.peak_rss_mb', value: round(hwm), unit: 'MB', note: `peak RSS (VmHWM) of the vigil run process; at the end of the saturated phase the JS heap was ${round(heapMb)} MB (${round(heapUsedMb)} MB used) and external buffers ${round(extMb)} MB, the rest is DuckDB's own memory and code` },
   ]);
 }
 

@@ -14,7 +14,9 @@ import { defaultTables } from '../engine/tables.ts';
 import type { AuditEvent } from '../events/k8saudit.ts';
 import { ConsoleOutput } from '../outputs/console.ts';
 import { FileOutput } from '../outputs/file.ts';
+import { type DeliveryHealth, RetryingOutput } from '../outputs/retry.ts';
 import type { Output } from '../outputs/types.ts';
+import { WebhookOutput } from '../outputs/webhook.ts';
 import { writeFileAtomicSync } from '../util/atomic.ts';
 import { MemoryStore } from '../pipeline/memstore.ts';
 import { Pipeline, type SpoolItem } from '../pipeline/pipeline.ts';
@@ -23,12 +25,13 @@ import { Spool } from '../pipeline/spool.ts';
 import { basicStoredEvent } from '../pipeline/stored.ts';
 import { Telemetry } from '../pipeline/telemetry.ts';
 import { formatDiagnostic } from '../rules/diagnostics.ts';
-import { HttpServer, sendJson } from '../server/http.ts';
+import { HttpServer, checkBearer, sendJson } from '../server/http.ts';
 import { DemoSource } from '../sources/demo/runtime.ts';
 import { FalcoAlertsSource } from '../sources/falco_alerts/runtime.ts';
 import { K8sAuditFileTail } from '../sources/k8s_audit_file/runtime.ts';
 import { K8sAuditWebhook } from '../sources/k8s_audit_webhook/runtime.ts';
 import type { Store, StoredEvent } from '../store/types.ts';
+import { SyscallSource } from './syscall_source.ts';
 
 export interface ServiceOptions {
   /** Where console outputs write (tests capture it). */
@@ -67,6 +70,56 @@ async function openConfiguredStore(cfg: VigilConfig, dataDir: string, ruleFiles:
   const storageCfg = cfg.storage.type === 'duckdb' && cfg.storage.path ? { ...cfg.storage, path: path.resolve(dataDir, cfg.storage.path) } : cfg.storage;
   const store = await mod.openStore(storageCfg, { dataDir, rulesFiles: ruleFiles });
   return { store, toStoredEvent: (ev, rawText) => mod.toStoredEvent(ev, rawText) };
+}
+
+/**
+ * Retention from `storage.retention`, enforced in the background (store/index.ts
+ * startRetention): once now, then every `interval_ms`. A no-op without limits (and for the
+ * memory store). Returns the function that stops it.
+ */
+async function startConfiguredRetention(cfg: VigilConfig, store: Store, log: Logger): Promise<() => Promise<void>> {
+  if (cfg.storage.type === 'memory') return async () => undefined;
+  const r = cfg.storage.retention;
+  const table = (t: { max_age_days?: number | undefined; max_bytes?: number | undefined }): { maxAgeMs?: number; maxBytes?: number } | undefined => {
+    const p: { maxAgeMs?: number; maxBytes?: number } = {};
+    if (t.max_age_days !== undefined) p.maxAgeMs = Math.round(t.max_age_days * 86_400_000);
+    if (t.max_bytes !== undefined) p.maxBytes = t.max_bytes;
+    return Object.keys(p).length ? p : undefined;
+  };
+  const policy: { events?: { maxAgeMs?: number; maxBytes?: number }; alerts?: { maxAgeMs?: number; maxBytes?: number } } = {};
+  const ev = table(r.events);
+  const al = table(r.alerts);
+  if (ev) policy.events = ev;
+  if (al) policy.alerts = al;
+  if (!ev && !al) return async () => undefined;
+  const { startRetention } = await import('../store/index.ts');
+  log.info({ retention: policy, interval_ms: r.interval_ms }, 'storage: retention enforced in the background');
+  let failing = false;
+  let running: Promise<void> = Promise.resolve();
+  // startRetention only calls enforceRetention: this one logs, and is awaited on stop so that
+  // the store is never closed under a delete.
+  const logged: Pick<Store, 'enforceRetention'> = {
+    enforceRetention: (p) => {
+      const t0 = performance.now();
+      running = store.enforceRetention(p).then(() => {
+        if (failing) log.info('storage: retention succeeds again');
+        failing = false;
+        log.debug({ ms: Math.round(performance.now() - t0) }, 'storage: retention enforced');
+      });
+      return running;
+    },
+  };
+  const stop = startRetention(logged as Store, policy, {
+    intervalMs: r.interval_ms,
+    onError: (e) => {
+      if (!failing) log.error({ err: e }, `storage: enforcing retention failed (retried every ${r.interval_ms} ms): ${e.message}`);
+      failing = true;
+    },
+  });
+  return async () => {
+    stop();
+    await running.catch(() => undefined);
+  };
 }
 
 function parseListen(listen: string): { host: string; port: number } {
@@ -139,16 +192,31 @@ export async function startService(cfg: VigilConfig, opts: ServiceOptions = {}):
   await spool.open();
   if (spool.stats.recovered) log.info({ bytes: spool.stats.recovered }, 'spool: resuming batches accepted before the last stop');
 
-  const outputs: Output[] = [];
+  // Every output behind its own bounded queue with retries (outputs/retry.ts): a slow or dead
+  // output never holds up detection, storage or the other outputs.
+  const outputs: RetryingOutput[] = [];
   const seenOutputs = new Set<string>();
   for (const o of cfg.outputs) {
     const name = o.name ?? o.type;
     if (seenOutputs.has(name)) throw new StartupError(`two outputs are named '${name}': give them distinct names`);
     seenOutputs.add(name);
     const minP = PRIORITIES.indexOf(o.min_priority);
-    if (o.type === 'console') outputs.push(new ConsoleOutput(name, minP, o.format, opts.stdout));
-    else outputs.push(new FileOutput(name, minP, path.resolve(dataDir, o.path)));
+    let inner: Output;
+    if (o.type === 'console') inner = new ConsoleOutput(name, minP, o.format, opts.stdout);
+    else if (o.type === 'file') inner = new FileOutput(name, minP, path.resolve(dataDir, o.path));
+    else inner = new WebhookOutput(name, minP, { url: o.url, method: o.method, headers: o.headers, timeoutMs: o.timeout_ms, maxConcurrentRequests: o.max_concurrent_requests });
+    const dl = o.delivery;
+    const sent = telemetry.outputSent.labels(name);
+    const failed = telemetry.outputFailed.labels(name);
+    const retried = telemetry.outputRetried.labels(name);
+    // Zero-valued series from the start, so a dashboard sees every output before its first alert.
+    sent.inc(0); failed.inc(0); retried.inc(0);
+    outputs.push(new RetryingOutput(inner, {
+      maxRetries: dl.max_retries, initialBackoffMs: dl.initial_backoff_ms, maxBackoffMs: dl.max_backoff_ms,
+      queueMaxAlerts: dl.queue_max_alerts, batchMaxAlerts: dl.batch_max_alerts, drainTimeoutMs: dl.drain_timeout_ms,
+    }, { sent: (n) => sent.inc(n), failed: (n) => failed.inc(n), retried: (n) => retried.inc(n) }, log));
   }
+  const outputHealth = (): Record<string, DeliveryHealth> => Object.fromEntries(outputs.map((o) => [o.name, o.health()]));
   let router;
   try {
     router = compileRoutes(cfg.routes, outputs);
@@ -165,6 +233,7 @@ export async function startService(cfg: VigilConfig, opts: ServiceOptions = {}):
     return n === 1 ? s.type : `${s.type}-${n}`;
   });
   if (new Set(names).size !== names.length) throw new StartupError(`source names must be distinct: ${names.join(', ')}`);
+  if (cfg.sources.filter((s) => s.type === 'syscall').length > 1) throw new StartupError('only one syscall source can run: one sensor watches the whole machine');
   const sourceLabels = new Map(cfg.sources.map((s, i) => [names[i]!, s.labels]));
 
   const pipeline = new Pipeline({
@@ -177,6 +246,7 @@ export async function startService(cfg: VigilConfig, opts: ServiceOptions = {}):
   const server = new HttpServer(log);
   const tails: K8sAuditFileTail[] = [];
   const demos: DemoSource[] = [];
+  const sensors: SyscallSource[] = [];
   const health: Record<string, () => Record<string, unknown>> = {};
   const endpoints: string[] = [];
   cfg.sources.forEach((s, i) => {
@@ -199,19 +269,33 @@ export async function startService(cfg: VigilConfig, opts: ServiceOptions = {}):
       const d = new DemoSource({ name, cfg: s, pipeline, log });
       demos.push(d);
       health[name] = () => d.healthSnapshot();
+    } else if (s.type === 'syscall') {
+      const sensor = new SyscallSource({ name, cfg: s, engine, pipeline, telemetry, log });
+      sensors.push(sensor);
+      health[name] = () => ({ ...sensor.health() });
     }
   });
 
   server.route('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
   server.route('/readyz', (_req, res) => {
     const ready = pipeline.ready;
-    sendJson(res, ready ? 200 : 503, { ready, spool_bytes: spool.unconsumedBytes, sources: Object.fromEntries(Object.entries(health).map(([k, f]) => [k, f()])) });
+    sendJson(res, ready ? 200 : 503, {
+      ready, spool_bytes: spool.unconsumedBytes, sources: Object.fromEntries(Object.entries(health).map(([k, f]) => [k, f()])), outputs: outputHealth(),
+    });
   });
   server.route('/metrics', async (_req, res) => {
     const text = await telemetry.metrics();
     res.writeHead(200, { 'Content-Type': telemetry.contentType });
     res.end(text);
   });
+  // The store's JSON API (search, aggregations, fetch by id, hunt results): what `vigil search`
+  // and `vigil hunt` use while this process holds the store (found through server.json).
+  const { storeApiHandler } = await import('../store/api.ts');
+  const storeApi = storeApiHandler(store);
+  server.route('/api/store', async (req, res, rest) => {
+    checkBearer(req, cfg.auth_token);
+    await storeApi(req, res, rest);
+  }, true);
   server.route('/api/live', (req, res) => {
     // Server-sent events: one `alert` event per alert, Falco's JSON as data.
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
@@ -230,6 +314,7 @@ export async function startService(cfg: VigilConfig, opts: ServiceOptions = {}):
   } catch (e) {
     await pipeline.stop();
     await spool.close();
+    for (const o of outputs) await o.close().catch(() => undefined);
     await store.close();
     throw new StartupError(`cannot listen on ${cfg.listen}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
@@ -237,21 +322,26 @@ export async function startService(cfg: VigilConfig, opts: ServiceOptions = {}):
   const url = `http://${urlHost}:${addr.port}`;
   // Atomic: other commands read it while we run, and must never see it half-written.
   writeFileAtomicSync(serverFile, JSON.stringify({ url, pid: process.pid, started: new Date().toISOString(), data_dir: dataDir }, null, 2) + '\n');
-  log.info({ url, endpoints: [...endpoints, 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /api/live'], data_dir: dataDir }, `listening on ${url}`);
+  log.info({ url, endpoints: [...endpoints, 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /api/live', 'GET|POST /api/store/...'], data_dir: dataDir }, `listening on ${url}`);
   for (const t of tails) t.start();
   for (const d of demos) d.start();
+  for (const s of sensors) s.start();
+  const stopRetention = await startConfiguredRetention(cfg, store, log);
 
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       log.info('stopping: no new input, draining the pipeline');
+      await stopRetention();
       await server.close();
       for (const d of demos) d.stop();
+      for (const s of sensors) await s.stop();
       for (const t of tails) await t.stop();
       await pipeline.stop();
       for (const t of tails) await t.close();
       await spool.close();
-      for (const o of outputs) await o.close().catch(() => undefined);
+      // In parallel: each output may take up to its delivery.drain_timeout_ms.
+      await Promise.all(outputs.map((o) => o.close().catch((e: unknown) => log.warn({ err: e, output: o.name }, `output '${o.name}': close failed`))));
       await store.close();
       try { unlinkSync(serverFile); } catch { /* already gone */ }
       log.info('stopped');

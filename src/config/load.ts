@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, type Node, isMap, isNode, isPair, isScalar, isSeq, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { type VigilConfig, configSchema } from './schema.ts';
+import { type VigilConfig, configSchema, outputConfig, sourceConfig, storageConfig } from './schema.ts';
 
 export interface ConfigProblem {
   file: string;
@@ -102,12 +102,11 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return issue.message;
 }
 
+/** The `type:` values of a variant list, read from the schema (so they cannot go stale). */
 function discriminatorOptions(path: ReadonlyArray<PropertyKey>): string {
   const top = path[0];
-  if (top === 'sources') return 'k8s_audit_file, k8s_audit_webhook, falco_alerts, demo';
-  if (top === 'outputs') return 'console, file';
-  if (top === 'storage') return 'duckdb, clickhouse, memory';
-  return '?';
+  const union = top === 'sources' ? sourceConfig : top === 'outputs' ? outputConfig : top === 'storage' ? storageConfig : undefined;
+  return union ? union.options.map((o) => String(o.shape.type.value)).join(', ') : '?';
 }
 
 /** Offset of the node at `path` (of its key when `wantKey`), or of the nearest parent. */

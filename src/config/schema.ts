@@ -10,8 +10,12 @@ import { falcoAlertsConfig } from '../sources/falco_alerts/config.ts';
 import { k8sAuditFileConfig } from '../sources/k8s_audit_file/config.ts';
 import { k8sAuditWebhookConfig } from '../sources/k8s_audit_webhook/config.ts';
 import { LABEL_NAME } from '../sources/common.ts';
+import { syscallSensorConfig } from '../sources/syscall/config.ts';
+import { outputConfig } from '../outputs/config.ts';
+import { PRIORITIES } from './priority.ts';
 
-export const PRIORITIES = ['emergency', 'alert', 'critical', 'error', 'warning', 'notice', 'informational', 'debug'] as const;
+export { PRIORITIES, outputConfig };
+
 const priority = z.enum(PRIORITIES);
 
 const listen = z
@@ -19,27 +23,28 @@ const listen = z
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { message: 'HOST:PORT, e.g. 127.0.0.1:8765 or [::1]:8765', abort: true })
   .refine((s) => Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, 'port must be at most 65535');
 
-export const sourceConfig = z.discriminatedUnion('type', [k8sAuditFileConfig, k8sAuditWebhookConfig, falcoAlertsConfig, demoConfig]);
+export const sourceConfig = z.discriminatedUnion('type', [k8sAuditFileConfig, k8sAuditWebhookConfig, falcoAlertsConfig, demoConfig, syscallSensorConfig]);
 
-const consoleOutput = z.strictObject({
-  type: z.literal('console'),
-  name: z.string().min(1).optional().describe('Name used by routes, logs and metrics; defaults to the type.'),
-  format: z.enum(['text', 'json']).default('text').describe("`text`: Falco's text line; `json`: Falco's JSON alert, one per line."),
-  min_priority: priority.default('debug').describe('Only alerts at least this severe.'),
-});
+const tableRetention = (what: string) => z
+  .strictObject({
+    max_age_days: z.number().positive().optional().describe(`Delete ${what} older than this many days (fractions allowed: 0.5 is 12 hours). Unset: kept whatever their age.`),
+    max_bytes: z.number().int().min(1).optional().describe(`Delete the oldest ${what} while the table takes more than this on disk. Unset: no size limit.`),
+  })
+  .prefault({});
 
-const fileOutput = z.strictObject({
-  type: z.literal('file'),
-  name: z.string().min(1).optional().describe('Name used by routes, logs and metrics; defaults to the type.'),
-  path: z.string().min(1).describe("File that Falco's JSON alerts are appended to, one per line (relative to `data_dir`)."),
-  min_priority: priority.default('debug').describe('Only alerts at least this severe.'),
-});
-
-export const outputConfig = z.discriminatedUnion('type', [consoleOutput, fileOutput]);
+const retentionConfig = z
+  .strictObject({
+    events: tableRetention('audit events').describe('Audit events table.'),
+    alerts: tableRetention('alerts').describe('Alerts table (hunt results included).'),
+    interval_ms: z.number().int().min(1000).default(600_000).describe('How often retention is enforced, in the background (also once at start).'),
+  })
+  .prefault({})
+  .describe('Retention by age and by size, per table, enforced in the background while `vigil run` runs. Nothing is deleted unless a limit is set. DuckDB deletes the oldest rows; ClickHouse drops whole day partitions and deletes the rest with a mutation.');
 
 const duckdbStorage = z.strictObject({
   type: z.literal('duckdb'),
   path: z.string().min(1).optional().describe('Database file; default `<data_dir>/vigil.duckdb`.'),
+  retention: retentionConfig,
 });
 const clickhouseStorage = z.strictObject({
   type: z.literal('clickhouse'),
@@ -47,6 +52,7 @@ const clickhouseStorage = z.strictObject({
   database: z.string().min(1).default('vigil').describe('Database name.'),
   username: z.string().default('default').describe('User name.'),
   password: z.string().default('').describe('Password.'),
+  retention: retentionConfig,
 });
 const memoryStorage = z.strictObject({
   type: z.literal('memory'),
@@ -101,7 +107,7 @@ export const configSchema = z.strictObject({
   listen: listen.default('127.0.0.1:8765').describe('Address of the HTTP server (ingest endpoints, `/healthz`, `/readyz`, `/metrics`). `--listen` overrides it.'),
   data_dir: z.string().min(1).default('./data').describe('Where Vigil keeps its state: storage, spool, checkpoints, `server.json`. Relative to the working directory. `--data` overrides it.'),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level of the JSON log (pino) on stderr.'),
-  auth_token: z.string().min(1).optional().describe('Bearer token required on every ingest endpoint (sources may set their own).'),
+  auth_token: z.string().min(1).optional().describe('Bearer token required on every ingest endpoint (sources may set their own) and on the store API (`/api/store`: `vigil search` and `vigil hunt` send the `VIGIL_AUTH_TOKEN` environment variable).'),
   rules: z
     .strictObject({
       files: z.array(z.string().min(1)).default([]).describe("Falco rules files, loaded in order; empty means Vigil's bundled packs (`rules/`)."),
@@ -128,6 +134,7 @@ export type VigilConfig = z.infer<typeof configSchema>;
 export type SourceConfig = z.infer<typeof sourceConfig>;
 export type OutputConfig = z.infer<typeof outputConfig>;
 export type StorageConfig = z.infer<typeof storageConfig>;
+export type RetentionConfig = z.infer<typeof retentionConfig>;
 export type RouteConfig = z.infer<typeof routeConfig>;
 export type Priority = (typeof PRIORITIES)[number];
 

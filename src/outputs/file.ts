@@ -9,11 +9,18 @@ export class FileOutput implements Output {
 
   async send(alerts: AlertRecord[]): Promise<void> {
     this.fh ??= open(this.path, 'a');
-    const fh = await this.fh;
+    let fh: FileHandle;
+    try {
+      fh = await this.fh;
+    } catch (e) {
+      // Open again on the next attempt (the folder may be created, the disk remounted).
+      this.fh = undefined;
+      throw new Error(`cannot open ${this.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
     await fh.write(alerts.map((a) => a.json + '\n').join(''));
   }
 
   async close(): Promise<void> {
-    if (this.fh) await (await this.fh).close();
+    if (this.fh) await (await this.fh.catch(() => undefined))?.close();
   }
 }

@@ -17,6 +17,16 @@ export interface AlertRecord {
 export interface Output {
   readonly name: string;
   readonly minPriority: number;
-  send(alerts: AlertRecord[]): Promise<void>;
+  /**
+   * Deliver the alerts; resolves once they are delivered, rejects (preferably with an
+   * OutputSendError, see retry.ts) when they are not. `signal` aborts a send in progress
+   * (the service is stopping).
+   */
+  send(alerts: AlertRecord[], signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Set when `send` only queues the alerts (RetryingOutput): the output counts its own sent,
+   * failed and retried alerts, and the pipeline does not count them again.
+   */
+  readonly countsOwnTelemetry?: boolean;
 }

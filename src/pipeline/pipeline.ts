@@ -261,15 +261,16 @@ export class Pipeline implements Sink {
     const alerts: StoredAlert[] = [];
     const records: AlertRecord[] = [];
     const engine = this.d.engine;
+    let duplicates = 0;
     for (const b of w.audit) {
       const labels = b.labels ?? this.d.sourceLabels.get(b.source) ?? {};
       const hasLabels = Object.keys(labels).length > 0;
       for (const ev of b.events) {
         if (hasLabels) ev.labels = labels;
         const raw = ev.raw;
-        if (!this.recent.add(`${raw.auditID as string}\u0000${typeof raw.stage === 'string' ? raw.stage : ''}`)) {
-          this.counters.duplicates++;
-          this.d.telemetry.dropped.inc({ stage: 'dedup', reason: 'duplicate' });
+        const stage = raw.stage;
+        if (!this.recent.add(raw.auditID as string, typeof stage === 'string' ? stage : '')) {
+          duplicates++;
           continue;
         }
         ev.num = ++this.num;
@@ -283,6 +284,10 @@ export class Pipeline implements Sink {
         events.push(this.d.toStoredEvent(ev, rawTextOf(ev)));
       }
       this.counters.events += b.events.length;
+    }
+    if (duplicates > 0) {
+      this.counters.duplicates += duplicates;
+      this.d.telemetry.dropped.inc({ stage: 'dedup', reason: 'duplicate' }, duplicates);
     }
     for (const b of w.falco) {
       const labels = b.labels ?? this.d.sourceLabels.get(b.source);
@@ -341,9 +346,9 @@ export class Pipeline implements Sink {
       const dog = watchdog(() => this.d.log.warn({ output: out.name, alerts: xs.length }, `watchdog: output '${out.name}' has been blocking the pipeline for 10 s`));
       try {
         await out.send(xs);
-        t.outputSent.inc({ output: out.name }, xs.length);
+        if (!out.countsOwnTelemetry) t.outputSent.inc({ output: out.name }, xs.length);
       } catch (e) {
-        t.outputFailed.inc({ output: out.name }, xs.length);
+        if (!out.countsOwnTelemetry) t.outputFailed.inc({ output: out.name }, xs.length);
         this.d.log.warn({ err: e, output: out.name }, 'output: send failed');
       } finally {
         clearInterval(dog);

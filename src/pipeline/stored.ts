@@ -24,32 +24,43 @@ export function eventRef(ev: AuditEvent): string {
   return `${ev.raw.auditID as string}/${str(ev.raw.stage) ?? ''}`;
 }
 
-/** Fallback conversion, used until (or unless) the store module provides its own. */
-export function basicStoredEvent(ev: AuditEvent): StoredEvent {
+/**
+ * Fallback conversion, used until (or unless) the store module provides its own (the memory
+ * store's). No closures inside: tsx names every inner function at each call
+ * (`__name`, an Object.defineProperty), which the profile showed at half of this function.
+ */
+export function basicStoredEvent(ev: AuditEvent, rawText?: string): StoredEvent {
   const r = ev.raw;
   const user = (r.user ?? {}) as Record<string, unknown>;
   const obj = (r.objectRef ?? {}) as Record<string, unknown>;
   const status = (r.responseStatus ?? {}) as Record<string, unknown>;
   const ann = (r.annotations ?? {}) as Record<string, unknown>;
-  const labels = ev.labels ?? {};
-  const { cluster, region, team, ...rest } = labels;
   const out: StoredEvent = { timeNs: ev.timeNs, auditId: r.auditID as string, stage: str(r.stage) ?? '', raw: r };
-  if (cluster !== undefined) out.cluster = cluster;
-  if (region !== undefined) out.region = region;
-  if (team !== undefined) out.team = team;
-  if (Object.keys(rest).length) out.labels = rest;
-  const set = <K extends keyof StoredEvent>(k: K, v: StoredEvent[K] | undefined): void => { if (v !== undefined) out[k] = v; };
-  set('user', str(user.username));
-  set('groups', strs(user.groups));
-  set('verb', str(r.verb));
-  set('resource', str(obj.resource));
-  set('subresource', str(obj.subresource));
-  set('namespace', str(obj.namespace));
-  set('name', str(obj.name));
-  set('responseCode', typeof status.code === 'number' ? status.code : undefined);
-  set('decision', str(ann['authorization.k8s.io/decision']));
-  set('sourceIps', strs(r.sourceIPs));
-  set('userAgent', str(r.userAgent));
+  if (rawText !== undefined) out.rawText = rawText;
+  const labels = ev.labels;
+  if (labels !== undefined) {
+    let rest: Record<string, string> | undefined;
+    for (const k in labels) {
+      const v = labels[k]!;
+      if (k === 'cluster') out.cluster = v;
+      else if (k === 'region') out.region = v;
+      else if (k === 'team') out.team = v;
+      else (rest ??= {})[k] = v;
+    }
+    if (rest !== undefined) out.labels = rest;
+  }
+  let v: unknown;
+  if ((v = str(user.username)) !== undefined) out.user = v as string;
+  if ((v = strs(user.groups)) !== undefined) out.groups = v as string[];
+  if ((v = str(r.verb)) !== undefined) out.verb = v as string;
+  if ((v = str(obj.resource)) !== undefined) out.resource = v as string;
+  if ((v = str(obj.subresource)) !== undefined) out.subresource = v as string;
+  if ((v = str(obj.namespace)) !== undefined) out.namespace = v as string;
+  if ((v = str(obj.name)) !== undefined) out.name = v as string;
+  if (typeof status.code === 'number') out.responseCode = status.code;
+  if ((v = str(ann['authorization.k8s.io/decision'])) !== undefined) out.decision = v as string;
+  if ((v = strs(r.sourceIPs)) !== undefined) out.sourceIps = v as string[];
+  if ((v = str(r.userAgent)) !== undefined) out.userAgent = v as string;
   return out;
 }
 
@@ -76,5 +87,6 @@ export function storedFalcoAlert(f: FalcoAlert, labels: Record<string, string> |
     outputFields: f.output_fields, tags: f.tags,
   };
   if (labels && Object.keys(labels).length) out.labels = labels;
+  if (f.event) out.event = f.event;
   return out;
 }

@@ -41,9 +41,9 @@ export class Telemetry implements TelemetryHub {
     this.requests = new Counter({ name: 'vigil_source_requests_total', help: 'HTTP requests per source and status code.', labelNames: ['source', 'code'], registers });
     this.dropped = new Counter({ name: 'vigil_dropped_total', help: 'Events dropped, per stage and reason (duplicates included).', labelNames: ['stage', 'reason'], registers });
     this.queueSpilled = new Counter({ name: 'vigil_queue_spilled_total', help: 'Batches kept on disk only because the memory queue was full.', labelNames: ['queue'], registers });
-    this.outputSent = new Counter({ name: 'vigil_output_sent_total', help: 'Alerts sent per output.', labelNames: ['output'], registers });
-    this.outputFailed = new Counter({ name: 'vigil_output_failed_total', help: 'Alerts an output failed to send.', labelNames: ['output'], registers });
-    this.outputRetried = new Counter({ name: 'vigil_output_retried_total', help: 'Send retries per output.', labelNames: ['output'], registers });
+    this.outputSent = new Counter({ name: 'vigil_output_sent_total', help: 'Alerts delivered per output.', labelNames: ['output'], registers });
+    this.outputFailed = new Counter({ name: 'vigil_output_failed_total', help: 'Alerts an output did not deliver: after its last retry, refused by the receiver, or dropped (queue full, stopping).', labelNames: ['output'], registers });
+    this.outputRetried = new Counter({ name: 'vigil_output_retried_total', help: 'Alerts sent again after a failed send, per output (counted once per retry).', labelNames: ['output'], registers });
     this.storeWritten = new Counter({ name: 'vigil_store_written_total', help: 'Rows written to storage per table (new rows only).', labelNames: ['table'], registers });
     this.storeErrors = new Counter({ name: 'vigil_store_write_errors_total', help: 'Failed storage writes (retried).', registers });
     this.storeWriteSeconds = new Histogram({ name: 'vigil_store_write_seconds', help: 'Time to write one batch to storage.', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers });

@@ -10,7 +10,8 @@
  * - pull sources (file tail, demo) `submitDirect` a batch with an `ack` called once its events
  *   are stored, and wait on `capacity()` before reading more.
  */
-import { type AuditEvent, decodeAuditText, isDecodeError } from '../events/k8saudit.ts';
+import type { AuditEvent } from '../events/k8saudit.ts';
+import { decodeWebhookBody } from './k8s_audit_webhook/decode.ts';
 
 /** A Falco alert as received (validated by the falco_alerts source). */
 export interface FalcoAlert {
@@ -25,6 +26,12 @@ export interface FalcoAlert {
   tags: string[];
   hostname?: string;
   uuid?: string;
+  /**
+   * The event that raised the alert, for alerts raised in this process on events that are not
+   * stored on their own (the syscall sensor's): stored with the alert. Never taken from a
+   * request.
+   */
+  event?: Record<string, unknown>;
 }
 
 /** A pushed batch, decoded; `receivedAt` (performance.now()) measures arrival → stored. */
@@ -43,17 +50,15 @@ export interface Sink {
 
 /**
  * The JSON text an event was parsed from, when a source has exactly that text (a tail line, a
- * JSON-lines record): storage keeps it instead of serialising the event again. Held weakly,
- * so it lives exactly as long as the event.
+ * JSON-lines record, an item of a JSON array): storage keeps it instead of serialising the
+ * event again. Kept on the event (`AuditEvent.rawText`), so it lives exactly as long as it.
  */
-const rawTexts = new WeakMap<AuditEvent, string>();
-
 export function setRawText(ev: AuditEvent, text: string): void {
-  rawTexts.set(ev, text);
+  ev.rawText = text;
 }
 
 export function rawTextOf(ev: AuditEvent): string | undefined {
-  return rawTexts.get(ev);
+  return ev.rawText;
 }
 
 /** Detection or storage is behind: retry after `retryAfterS`. */
@@ -106,9 +111,9 @@ export function decodeSpoolPayload(buf: Buffer): SpoolItem {
   const body = nl < 0 ? '' : text.slice(nl + 1);
   if (h.v !== 1) throw new Error(`unknown spool record version ${String(h.v)}`);
   if (h.k === 'audit') {
-    const events: AuditEvent[] = [];
-    for (const x of decodeAuditText(body, `spool:${h.s}`)) if (!isDecodeError(x)) events.push(x);
-    return { kind: 'audit', source: h.s, labels: h.l, events };
+    // The body as the webhook took it (or its accepted events as JSON lines): decoded as it
+    // was then, texts included.
+    return { kind: 'audit', source: h.s, labels: h.l, events: decodeWebhookBody(body, `spool:${h.s}`).events };
   }
   const arr = JSON.parse(body) as Array<Omit<FalcoAlert, 'timeNs'> & { timeNs: string }>;
   return { kind: 'falco', source: h.s, labels: h.l, alerts: arr.map((a) => ({ ...a, timeNs: BigInt(a.timeNs) })) };

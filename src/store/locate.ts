@@ -64,7 +64,8 @@ export async function openCliStore(o: CliStoreOptions): Promise<CliStore> {
   }
   const server = await liveServer(o.dataDir);
   if (server) {
-    const store = new RemoteStore(server + STORE_API_PREFIX);
+    // The server's auth_token, when it has one, is the CLI's VIGIL_AUTH_TOKEN.
+    const store = new RemoteStore(server + STORE_API_PREFIX, process.env.VIGIL_AUTH_TOKEN || undefined);
     await store.open();
     return { store, via: `server ${server}`, remote: true };
   }

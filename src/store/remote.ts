@@ -38,13 +38,19 @@ export class RemoteStore implements Store {
   /** The server's backend, known once open. */
   kind: 'duckdb' | 'clickhouse' = 'duckdb';
 
-  /** `base` is the API's URL, e.g. `http://127.0.0.1:8765/api/store`. */
-  constructor(readonly base: string) {}
+  /**
+   * `base` is the API's URL, e.g. `http://127.0.0.1:8765/api/store`; `token` the bearer token
+   * the server requires (its `auth_token`), if any.
+   */
+  constructor(readonly base: string, private readonly token?: string) {}
 
   async open(): Promise<void> {
     try {
       await this.counts();
     } catch (e) {
+      if (e instanceof RemoteStoreError && e.status === 401) {
+        throw new RemoteStoreError(`the Vigil server at ${this.base.replace(/\/api\/store$/, '')} requires its auth_token for the store API: ${this.token ? 'VIGIL_AUTH_TOKEN is not it' : 'set VIGIL_AUTH_TOKEN'}`, 401);
+      }
       if (e instanceof RemoteStoreError && e.status === 404) {
         throw new RemoteStoreError(`the Vigil server at ${this.base.replace(/\/api\/store$/, '')} does not serve the store API (${this.base}); stop it to use the store directly`, 404);
       }
@@ -57,8 +63,9 @@ export class RemoteStore implements Store {
   private async call(path: string, body?: unknown): Promise<J> {
     let res: Response;
     try {
-      res = await fetch(`${this.base}/${path}`, body === undefined ? {} : {
-        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: toJson(body),
+      const auth: Record<string, string> = this.token ? { Authorization: `Bearer ${this.token}` } : {};
+      res = await fetch(`${this.base}/${path}`, body === undefined ? { headers: auth } : {
+        method: 'POST', headers: { 'Content-Type': 'application/json', ...auth }, body: toJson(body),
       });
     } catch (e) {
       throw new RemoteStoreError(`cannot reach the Vigil server at ${this.base}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`);

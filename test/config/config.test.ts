@@ -54,7 +54,7 @@ const invalid: Array<{ name: string; yaml: string; expect: string[] }> = [
   {
     name: 'unknown variant',
     yaml: 'sources:\n  - type: syslog\n',
-    expect: ['vigil.yaml:2:11: sources[0].type: unknown or missing type (expected one of: k8s_audit_file, k8s_audit_webhook, falco_alerts, demo)'],
+    expect: ['vigil.yaml:2:11: sources[0].type: unknown or missing type (expected one of: k8s_audit_file, k8s_audit_webhook, falco_alerts, demo, syscall)'],
   },
   {
     name: 'missing required key',
@@ -64,6 +64,12 @@ const invalid: Array<{ name: string; yaml: string; expect: string[] }> = [
   { name: 'wrong type', yaml: 'pipeline:\n  batch_max_events: lots\n', expect: ['vigil.yaml:2:21: pipeline.batch_max_events: Invalid input: expected number, received string'] },
   { name: 'bad enum', yaml: 'rules:\n  rule_matching: most\n', expect: ['vigil.yaml:2:18: rules.rule_matching: expected one of "first", "all"'] },
   { name: 'bad label name', yaml: 'sources:\n  - type: k8s_audit_webhook\n    labels: { Cluster: x }\n', expect: ['vigil.yaml:3:15: sources[0].labels.Cluster: label names are lower-case letters, digits and _'] },
+  {
+    name: 'outputs: a webhook URL that is not http(s), delivery options',
+    yaml: 'outputs:\n  - type: webhook\n    url: ftp://x/y\n    delivery: { max_retries: -1, bogus: 1 }\n',
+    expect: ['vigil.yaml:3:10: outputs[0].url: Invalid URL', 'vigil.yaml:4:30: outputs[0].delivery.max_retries: Too small: expected number to be >=0', "vigil.yaml:4:34: outputs[0].delivery.bogus: unknown key 'bogus'"],
+  },
+  { name: 'retention age must be positive', yaml: 'storage:\n  type: duckdb\n  retention: { events: { max_age_days: 0 } }\n', expect: ['vigil.yaml:3:40: storage.retention.events.max_age_days: Too small: expected number to be >0'] },
   { name: 'YAML syntax', yaml: 'listen: [\n', expect: ['vigil.yaml:2:1: invalid YAML: Flow sequence'] },
   {
     name: 'several problems at once, in file order',

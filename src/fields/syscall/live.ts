@@ -36,8 +36,11 @@ const CATEGORY: Record<string, string> = {
   execve: 'process', execveat: 'process', clone: 'process', clone3: 'process', fork: 'process', vfork: 'process',
   procexit: 'process', ptrace: 'process', setsid: 'process', setpgid: 'process',
   setuid: 'user', setgid: 'user', setreuid: 'user', setregid: 'user', setresuid: 'user', setresgid: 'user',
-  memfd_create: 'memory', init_module: 'system', finit_module: 'system',
+  memfd_create: 'memory', init_module: 'system', finit_module: 'system', rmdir: 'file',
+  sendto: 'net', sendmsg: 'net', recvfrom: 'net', recvmsg: 'net',
 };
+const IO_READ = new Set(['recvfrom', 'recvmsg']);
+const IO_WRITE = new Set(['sendto', 'sendmsg']);
 
 const L = (ev: SyscallEvent): LiveData => ev.live!;
 const P = (ev: SyscallEvent): ProcSnap | undefined => {
@@ -67,6 +70,13 @@ function ancestors(p: ProcSnap | undefined): ProcSnap[] {
     q = q.parent;
   }
   return out;
+}
+
+/** Value of NAME in a `NAME=value` list; '' when absent. */
+function envValue(env: readonly string[], name: string): string {
+  const pre = name + '=';
+  for (const v of env) if (v.startsWith(pre)) return v.slice(pre.length);
+  return '';
 }
 
 const cmdline = (p: ProcSnap): string => (p.args.length ? `${p.comm} ${p.args.join(' ')}` : p.comm);
@@ -213,7 +223,10 @@ const TABLE: Record<string, Bind> = {
     return (L(ev).res ?? 0) < 0 && c !== 'file' && c !== 'net' && c !== 'memory' ? 1 : 0;
   },
   'evt.count.exit': konst(1),
-  'evt.is_io': konst(false), 'evt.is_io_read': konst(false), 'evt.is_io_write': konst(false),
+  // Of the I/O calls, the sensor traces datagrams with an address (see sources/syscall/script.ts).
+  'evt.is_io': () => (ev) => IO_READ.has(L(ev).type) || IO_WRITE.has(L(ev).type),
+  'evt.is_io_read': () => (ev) => IO_READ.has(L(ev).type),
+  'evt.is_io_write': () => (ev) => IO_WRITE.has(L(ev).type),
   'evt.is_wait': konst(false), 'evt.is_syslog': konst(false),
   'evt.is_open_read': () => (ev) => {
     if (!isOpen(ev)) return false;
@@ -250,8 +263,22 @@ const TABLE: Record<string, Bind> = {
   'proc.cmdnargs': proc((p) => p.args.length),
   'proc.cmdlenargs': proc((p) => p.args.reduce((s, a) => s + a.length, 0)),
   'proc.exeline': proc(exeline),
-  // proc.env: the sensor does not capture the environment (bpftrace 0.17 reads 200 bytes at a
-  // time; environments are longer), so it is listed as not supported.
+  // Environment: bare, the variables joined by spaces (as libs); [NAME], one value ('' when the
+  // variable is not set). Missing when the environment was not read.
+  'proc.env': (arg) => (arg === undefined
+    ? proc((p) => p.env?.join(' '))(undefined)
+    : proc((p) => (p.env ? envValue(p.env, arg) : undefined))(undefined)),
+  'proc.aenv': (arg) => {
+    if (arg === undefined) return family((p) => p.env?.join(' ')).anc(undefined);
+    if (/^\d+$/.test(arg)) return family((p) => p.env?.join(' ')).anc(arg);
+    return () => (ev: SyscallEvent) => {
+      for (const a of ancestors(P(ev))) {
+        const v = a.env ? envValue(a.env, arg) : '';
+        if (v !== '') return v;
+      }
+      return '';
+    };
+  },
   'proc.cwd': proc((p) => (p.cwd.endsWith('/') ? p.cwd : p.cwd + '/')),
   'proc.loginshellid': proc((p) => {
     let id: number | undefined = SHELLS.has(p.comm) ? p.pid : undefined;
@@ -343,7 +370,7 @@ const TABLE: Record<string, Bind> = {
   'fd.sip.name': sockf((fd) => fd.sipName),
   'fd.lip.name': sockf((fd) => (fd.isServer ? fd.sipName : fd.cipName)),
   'fd.rip.name': sockf((fd) => (fd.isServer ? fd.cipName : fd.sipName)),
-  'fd.name_changed': () => (ev) => (F(ev) ? L(ev).type === 'connect' : undefined),
+  'fd.name_changed': () => (ev) => (F(ev) ? L(ev).fdNameChanged ?? L(ev).type === 'connect' : undefined),
   'fd.uid': () => (ev) => { const fd = F(ev); return fd ? `${L(ev).tid}${fd.num}` : undefined; },
   'fd.containername': () => (ev) => { const fd = F(ev); return fd ? `${L(ev).proc.container.id}${fd.name}` : undefined; },
   'fd.containerdirectory': () => (ev) => {

@@ -33,7 +33,7 @@ export interface Rec {
 
 /** Number of fixed fields after `code ts pid tid ppid xid`, and whether a string follows. */
 export const LAYOUT: Readonly<Record<string, [fixed: number, str: boolean]>> = {
-  E: [17, false], A: [1, true], N: [0, true], W: [0, true], G: [1, true], e: [2, true], F: [2, false], X: [0, false],
+  E: [25, false], A: [1, true], Y: [1, true], n: [22, false], N: [0, true], W: [0, true], G: [1, true], e: [2, true], F: [2, false], X: [0, false],
   o: [5, true], x: [1, false], r: [3, false], U: [4, true], R: [5, true], M: [4, true], H: [4, true], T: [3, true],
   m: [3, true], S: [3, true], L: [5, true], K: [4, true], D: [3, true], P: [1, true], s: [4, false], c: [21, false],
   b: [6, false], a: [19, false], l: [3, false], d: [5, false], u: [7, false], z: [1, false], g: [3, false], p: [5, false],

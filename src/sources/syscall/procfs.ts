@@ -6,7 +6,8 @@
  * reader returns what it got or undefined. Paths are read through `root` (default `/proc`) so
  * tests can point it at a fixture tree.
  */
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync, statfsSync } from 'node:fs';
+import path from 'node:path';
 
 /** USER_HZ: /proc times are in clock ticks of 1/100 s on every Linux architecture. */
 const TICKS_PER_S = 100;
@@ -20,6 +21,8 @@ export interface ProcRead {
   tty: number;
   comm: string;
   args: string[];
+  /** Environment (`NAME=value`), from /proc/<pid>/environ ([] when unreadable). */
+  env: string[];
   /** readlink of /proc/<pid>/exe ('' when unreadable, e.g. kernel threads). */
   exe: string;
   cwd: string;
@@ -98,6 +101,74 @@ function statusField(status: string, name: string): string[] {
 
 const PF_KTHREAD = 0x00200000;
 
+/** NUL-separated strings (cmdline, environ); a trailing NUL does not make an empty last one. */
+function nulList(text: string): string[] {
+  const out = text.split('\0');
+  if (out.length && out[out.length - 1] === '') out.pop();
+  return out;
+}
+
+/**
+ * The bytes of /proc/<pid>/<file> (cmdline, environ) when they begin with `prefix`: the rest of
+ * a list the kernel side could only read the beginning of, taken while the process still runs
+ * the same image (a different beginning means it is gone or exec'd again: undefined).
+ */
+export function completeFromProc(pid: number, file: 'cmdline' | 'environ', prefix: Buffer, root = '/proc'): Buffer | undefined {
+  let b: Buffer;
+  try {
+    b = readFileSync(`${root}/${pid}/${file}`);
+  } catch {
+    return undefined;
+  }
+  if (b.length <= prefix.length || !b.subarray(0, prefix.length).equals(prefix)) return undefined;
+  return b;
+}
+
+const OVERLAYFS_SUPER_MAGIC = 0x794c7630;
+
+/**
+ * The overlayfs layer of a running process's executable, for processes the sensor did not see
+ * exec (the kernel side reads it at exec): 2 (upper, PPM_EXE_UPPER_LAYER) when the file exists
+ * in the mount's `upperdir`, 8 (lower) otherwise, 0 when the file is not on overlayfs. The mount
+ * is the process's own (its mountinfo), the one with the file's device; `upperdir` is a path of
+ * the mounter's namespace, which for container runtimes is the host's (this one).
+ */
+export function exeOverlayLayer(pid: number, root = '/proc'): number {
+  const exe = `${root}/${pid}/exe`;
+  let st;
+  try {
+    if (Number(statfsSync(exe).type) !== OVERLAYFS_SUPER_MAGIC) return 0;
+    st = statSync(exe);
+  } catch {
+    return 0;
+  }
+  const target = link(exe)?.replace(/ \(deleted\)$/, '');
+  const info = read(`${root}/${pid}/mountinfo`);
+  if (!target || !info) return 8;
+  const dev = `${Math.floor(st.dev / 256) & 0xfff}:${(st.dev & 0xff) | ((st.dev >>> 12) & 0xfff00)}`;
+  let best: { mnt: string; upper?: string } | undefined;
+  for (const line of info.split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const a = line.slice(0, sep).split(' ');
+    const b = line.slice(sep + 3).split(' ');
+    if (b[0] !== 'overlay' || a[2] !== dev) continue;
+    const mnt = unescapeMount(a[4] ?? '');
+    if (!(target === mnt || target.startsWith(mnt.endsWith('/') ? mnt : mnt + '/'))) continue;
+    if (best && best.mnt.length >= mnt.length) continue;
+    const upper = /(?:^|,)upperdir=([^,]*)/.exec(b[2] ?? '')?.[1];
+    best = { mnt, ...(upper ? { upper: unescapeMount(upper) } : {}) };
+  }
+  if (!best?.upper) return 8;
+  const rel = best.mnt === '/' ? target : target.slice(best.mnt.length);
+  return existsSync(path.join(best.upper, rel)) ? 2 : 8;
+}
+
+/** mountinfo escapes space, tab, newline and backslash as octal. */
+function unescapeMount(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
 export function readProc(pid: number, root = '/proc'): ProcRead | undefined {
   const dir = `${root}/${pid}`;
   const statText = read(`${dir}/stat`);
@@ -105,9 +176,8 @@ export function readProc(pid: number, root = '/proc'): ProcRead | undefined {
   if (!statText || !status) return undefined;
   const st = parseStat(statText);
   if (!st) return undefined;
-  const cmdline = read(`${dir}/cmdline`) ?? '';
-  const args = cmdline.split('\0');
-  if (args.length && args[args.length - 1] === '') args.pop();
+  const args = nulList(read(`${dir}/cmdline`) ?? '');
+  const env = nulList(read(`${dir}/environ`) ?? '');
   const uid = statusField('\n' + status, 'Uid');
   const gid = statusField('\n' + status, 'Gid');
   const nspid = statusField('\n' + status, 'NSpid');
@@ -125,7 +195,7 @@ export function readProc(pid: number, root = '/proc'): ProcRead | undefined {
   if (loginuid === 4294967295 || !Number.isFinite(loginuid)) loginuid = -1;
   const cg = (read(`${dir}/cgroup`) ?? '').split('\n').filter(Boolean).map((l) => l.slice(l.indexOf(':', l.indexOf(':') + 1) + 1));
   return {
-    pid, ppid: st.ppid, pgid: st.pgid, sid: st.sid, tty: st.tty, comm: st.comm, args,
+    pid, ppid: st.ppid, pgid: st.pgid, sid: st.sid, tty: st.tty, comm: st.comm, args, env,
     exe: link(`${dir}/exe`) ?? '', cwd: link(`${dir}/cwd`) ?? '/',
     uid: Number(uid[1] ?? 0), gid: Number(gid[1] ?? 0), loginuid,
     capEffective: hex('CapEff'), capPermitted: hex('CapPrm'), capInheritable: hex('CapInh'),

@@ -25,16 +25,21 @@
  *
  * close is reported for sockets and directories only (see below).
  *
- * Codes: E exec (with A argv chunks, N exe dentry name, W exec filename, G cgroup leaf names
- * before it),
+ * Codes: E exec (with A argv chunks, Y environment chunks, N exe dentry name, W exec filename,
+ * G cgroup leaf names before it; E carries the executable's inode: number, times, mode, owner,
+ * overlayfs layer),
  * e failed exec, F fork (parent side; threads are filtered out), X process exit, o open family,
  * c connect, a accept, b bind, l listen, s socket, d dup family and fcntl(F_DUPFD*), x close,
  * r close_range, u setuid family, p ptrace, U unlink, R rename, M mkdir, H chmod, T mount,
  * m memfd_create, S symlink, L link, K module load, D chdir/fchdir, z setsid, g setpgid,
- * P pending string, I bpftrace's own pid (printed from BEGIN).
+ * n datagram sent to / received from an address (sendto, sendmsg, recvfrom, recvmsg; UDP and
+ * other non-TCP IP sockets only), P pending string (also the continuations of a long open path,
+ * slots PATH_SLOT + k), I bpftrace's own pid (printed from BEGIN).
  *
  * Limits (bpftrace 0.17): strings are at most 199 bytes (BPFTRACE_STRLEN max 200, the BPF stack
- * is 512 bytes), so longer paths are cut; argv is read as ARGV_CHUNKS buffers of 200 bytes.
+ * is 512 bytes; bpftrace refuses more). Open paths are read whole up to 995 bytes (continuation
+ * probes, PATH_CONT); other paths are cut at 199 bytes. argv and the environment are read as
+ * buffers of 200 bytes (ARGV_CHUNKS, ENV_CHUNKS), the rest completed from /proc (state.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -43,6 +48,24 @@ import os from 'node:os';
 export const STRLEN = 200;
 /** argv is read in chunks of STRLEN bytes, this many at most (proc.args up to 800 bytes). */
 export const ARGV_CHUNKS = 4;
+/**
+ * The environment is read like argv, this many chunks at most by default (4,000 bytes, about
+ * Falco's 4,096); the rest is taken from /proc/<pid>/environ while the process is there
+ * (state.ts). A program started with a variable appended (`env VAR=x cmd`) has it at the end,
+ * after the whole inherited environment, so less would miss it once the process is gone.
+ */
+export const ENV_CHUNKS = 20;
+/** Largest number of env chunks a caller may ask for (the program grows by one probe each). */
+export const MAX_ENV_CHUNKS = 20;
+/**
+ * Continuations of a long user-space path (open, exec and path syscalls): each adds STRLEN - 1
+ * bytes, so paths up to 199 * (1 + PATH_CONT) bytes are read whole.
+ */
+export const PATH_CONT = 4;
+/** Pending-string slot of the first continuation of a long path (slot + k for the k-th). */
+export const PATH_SLOT = 10;
+/** overlayfs's s_magic. */
+export const OVERLAYFS_SUPER_MAGIC = 0x794c7630;
 
 export interface KernelFeatures {
   /** tracefs folder with `events/`. */
@@ -55,6 +78,12 @@ export interface KernelFeatures {
   capIsU64: boolean;
   /** cgroup v1 subsystem ids to read the leaf cgroup name of (one per hierarchy). */
   cgroupSubsys: Array<{ id: number; name: string }>;
+  /**
+   * How struct inode keeps its times (from the kernel's BTF names): `split` (6.11+,
+   * `i_ctime_sec`/`i_ctime_nsec`), `dunder` (6.7-6.10, `__i_ctime`/`__i_mtime`), `ctime66`
+   * (6.6, `__i_ctime` and `i_mtime`), `plain` (older, `i_ctime`/`i_mtime`).
+   */
+  inodeTimes: 'split' | 'dunder' | 'ctime66' | 'plain';
 }
 
 export const TRACEFS_CANDIDATES = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
@@ -77,7 +106,35 @@ export function probeKernel(tracefs: string): KernelFeatures {
   } catch { /* keep false */ }
   const [maj = 0, min = 0] = os.release().split(/[.-]/).map((x) => Number(x));
   const capIsU64 = maj > 6 || (maj === 6 && min >= 3);
-  return { tracefs, syscalls, exitHasGroupDead, capIsU64, cgroupSubsys: cgroupSubsystems() };
+  return { tracefs, syscalls, exitHasGroupDead, capIsU64, cgroupSubsys: cgroupSubsystems(), inodeTimes: inodeTimes() };
+}
+
+/** Member names are strings of the BTF blob: which ones exist tells the layout of struct inode. */
+function inodeTimes(): KernelFeatures['inodeTimes'] {
+  let btf: Buffer;
+  try {
+    btf = readFileSync('/sys/kernel/btf/vmlinux');
+  } catch {
+    return 'plain';
+  }
+  const has = (name: string): boolean => btf.includes(Buffer.from(`\0${name}\0`));
+  if (has('i_ctime_sec') && has('i_mtime_sec')) return 'split';
+  if (has('__i_ctime') && has('__i_mtime')) return 'dunder';
+  if (has('__i_ctime')) return 'ctime66';
+  return 'plain';
+}
+
+/** ns-since-epoch expressions for the ctime and mtime of inode expression `i`. */
+function inodeTimeExprs(k: KernelFeatures, i: string): [ctime: string, mtime: string] {
+  const ts = (e: string): string => `(uint64)${e}.tv_sec * 1000000000 + (uint64)${e}.tv_nsec`;
+  switch (k.inodeTimes) {
+    // The top bits of i_ctime_nsec are flags (multigrain timestamps, 6.13+).
+    case 'split': return [`(uint64)${i}->i_ctime_sec * 1000000000 + (uint64)(${i}->i_ctime_nsec & 0x3fffffff)`,
+      `(uint64)${i}->i_mtime_sec * 1000000000 + (uint64)(${i}->i_mtime_nsec & 0x3fffffff)`];
+    case 'dunder': return [ts(`${i}->__i_ctime`), ts(`${i}->__i_mtime`)];
+    case 'ctime66': return [ts(`${i}->__i_ctime`), ts(`${i}->i_mtime`)];
+    default: return [ts(`${i}->i_ctime`), ts(`${i}->i_mtime`)];
+  }
 }
 
 /**
@@ -117,6 +174,8 @@ export const WANTED_SYSCALLS = [
   'ptrace', 'unlink', 'unlinkat', 'rename', 'renameat', 'renameat2', 'mkdir', 'mkdirat',
   'chmod', 'fchmod', 'fchmodat', 'mount', 'memfd_create', 'symlink', 'symlinkat', 'link', 'linkat',
   'init_module', 'finit_module', 'chdir', 'fchdir', 'setsid', 'setpgid',
+  // Appended (ids are positions): datagram I/O with an address, and rmdir.
+  'sendto', 'sendmsg', 'recvfrom', 'recvmsg', 'rmdir',
 ];
 
 /** Numeric ids the program writes in `@sc` and in records (`sc` fields). */
@@ -148,7 +207,7 @@ function cleanup(): string {
 function fillCleanup(script: string): string {
   const used = new Set<string>();
   for (const m of script.matchAll(/(@[a-z0-9]+)\[[a-z_>-]+\] =/g)) used.add(m[1]!);
-  const all = ['@sc', ...STR_MAPS, ...INT_MAPS].filter((m) => used.has(m));
+  const all = ['@sc', '@lc', ...STR_MAPS, ...INT_MAPS].filter((m) => used.has(m));
   // bpftrace prints every non-empty map when it stops; nothing of ours is meant for that.
   const end = `END { ${[...used].sort().map((m) => `clear(${m});`).join(' ')} }\n`;
   return script.replaceAll(CLEANUP, all.map((m) => `delete(${m}[tid]);`).join(' ')) + end;
@@ -182,7 +241,13 @@ function saveSockaddr(ptr: string): string {
     `if (@n2[tid] == 1) { @p1[tid] = $sa + 2; }`;
 }
 
-export function generateScript(k: KernelFeatures): string {
+export interface ScriptOptions {
+  /** Environment chunks read at exec (STRLEN bytes each; 0: no environment). Default ENV_CHUNKS. */
+  envChunks?: number;
+}
+
+export function generateScript(k: KernelFeatures, opts: ScriptOptions = {}): string {
+  const envChunks = Math.max(0, Math.min(MAX_ENV_CHUNKS, Math.floor(opts.envChunks ?? ENV_CHUNKS)));
   const out: string[] = [];
   const has = (n: string): boolean => k.syscalls.has(n);
   const p = (s: string): void => void out.push(s);
@@ -204,27 +269,39 @@ export function generateScript(k: KernelFeatures): string {
   // with a 200-byte string needs its own stack space; probes on one tracepoint run in the order
   // they are defined, each reads nsecs, so sorting by time keeps A/N/G before E.
   const EXEC = 'tracepoint:sched:sched_process_exec';
-  for (let i = 0; i < ARGV_CHUNKS; i++) {
-    p(`${EXEC} { ${HEAD} $mm = curtask->mm; $alen = $mm->arg_end - $mm->arg_start; if ($alen > ${i * STRLEN}) { ` +
-      `printf("A\\t${PFX}\\t${i}\\t%r\\n", ${PARGS}, buf(uptr($mm->arg_start + ${i * STRLEN}), ` +
-      `$alen - ${i * STRLEN} > ${STRLEN} ? ${STRLEN} : $alen - ${i * STRLEN})); } }`);
-  }
+  const chunks = (code: string, start: string, end: string, n: number): void => {
+    for (let i = 0; i < n; i++) {
+      p(`${EXEC} { ${HEAD} $mm = curtask->mm; $len = $mm->${end} - $mm->${start}; if ($len > ${i * STRLEN}) { ` +
+        `printf("${code}\\t${PFX}\\t${i}\\t%r\\n", ${PARGS}, buf(uptr($mm->${start} + ${i * STRLEN}), ` +
+        `$len - ${i * STRLEN} > ${STRLEN} ? ${STRLEN} : $len - ${i * STRLEN})); } }`);
+    }
+  };
+  chunks('A', 'arg_start', 'arg_end', ARGV_CHUNKS);
+  chunks('Y', 'env_start', 'env_end', envChunks);
   p(`${EXEC} { ${HEAD} $mm = curtask->mm; printf("N\\t${PFX}\\t%s\\n", ${PARGS}, str($mm->exe_file->f_path.dentry->d_name.name)); }`);
   p(`${EXEC} { ${HEAD} printf("W\\t${PFX}\\t%s\\n", ${PARGS}, str(args->filename)); }`);
   p(`${EXEC} { ${HEAD} printf("G\\t${PFX}\\t0\\t%s\\n", ${PARGS}, str(curtask->cgroups->dfl_cgrp->kn->name)); }`);
   k.cgroupSubsys.forEach((sub, i) => {
     p(`${EXEC} { ${HEAD} printf("G\\t${PFX}\\t${i + 1}\\t%s\\n", ${PARGS}, str(curtask->cgroups->subsys[${sub.id}]->cgroup->kn->name)); }`);
   });
-  p(`${EXEC} { ${HEAD} $t = curtask; $mm = $t->mm; $c = $t->cred; ` +
-    `$alen = $mm->arg_end - $mm->arg_start; ` +
+  // The executable's inode as libs reads it at exec: number, times, owner and mode (for
+  // EXE_WRITABLE), and its overlayfs layer: struct ovl_inode has the VFS inode followed by
+  // `__upperdentry`, set when the file is on the upper (container's writable) layer. libs
+  // reads the same word the same way (EXE_UPPER_LAYER / EXE_LOWER_LAYER).
+  const [ctime, mtime] = inodeTimeExprs(k, '$i');
+  p(`${EXEC} { ${HEAD} $t = curtask; $mm = $t->mm; $c = $t->cred; $i = $mm->exe_file->f_inode; ` +
+    `$alen = $mm->arg_end - $mm->arg_start; $elen = $mm->env_end - $mm->env_start; ` +
+    `$lay = 0; if ($i->i_sb->s_magic == ${OVERLAYFS_SUPER_MAGIC}) { $lay = 8; if (*(uint64 *)((uint64)$i + sizeof(struct inode)) != 0) { $lay = 2; } } ` +
     `$lvl = $t->thread_pid->level; $tty = $t->signal->tty; $ttyn = (int64)-1; ` +
     `if ($tty != 0) { $ttyn = (int64)(($tty->driver->major << 20) | ($tty->driver->minor_start + $tty->index)); } ` +
     `$xk = @xk[args->old_pid]; delete(@xk[args->old_pid]); ` +
-    `printf("E\\t${PFX}\\t%d\\t%d\\t%d\\t%d\\t%d\\t%llx\\t%llx\\t%llx\\t%d\\t%d\\t%d\\t%d\\t%d\\t%d\\t%d\\t%llu\\t%d\\n", ${PARGS}, ` +
+    `printf("E\\t${PFX}\\t%d\\t%d\\t%d\\t%d\\t%d\\t%llx\\t%llx\\t%llx\\t%d\\t%d\\t%d\\t%d\\t%d\\t%d\\t%d\\t%llu\\t%d` +
+    `\\t%d\\t%llu\\t%llu\\t%llu\\t%d\\t%d\\t%d\\t%d\\n", ${PARGS}, ` +
     `$t->real_parent->tgid, $xk, $c->euid.val, $c->egid.val, $t->loginuid.val, ${cap('cap_effective')}, ${cap('cap_permitted')}, ${cap('cap_inheritable')}, ` +
     `${pidOf('$t->signal->pids[3]')}, ${pidOf('$t->signal->pids[2]')}, ${vnr('$t->thread_pid')}, ${vnr('$t->signal->pids[2]')}, ` +
-    `$ttyn, $mm->exe_file->f_inode->i_nlink, $mm->exe_file->f_inode->i_sb->s_magic, ` +
-    `$t->nsproxy->pid_ns_for_children->child_reaper->start_time, $alen); }`);
+    `$ttyn, $i->i_nlink, $i->i_sb->s_magic, ` +
+    `$t->nsproxy->pid_ns_for_children->child_reaper->start_time, $alen, ` +
+    `$elen, $i->i_ino, ${ctime}, ${mtime}, $lay, $i->i_mode, $i->i_uid.val, $i->i_gid.val); }`);
   // The exec kind (execve/execveat) is saved at enter for sched_process_exec to find.
   for (const sc of ['execve', 'execveat'].filter(has)) {
     p(`tracepoint:syscalls:sys_enter_${sc} { @xk[tid] = ${SC[sc]}; }`);
@@ -244,8 +321,27 @@ export function generateScript(k: KernelFeatures): string {
     `${cleanup()} delete(@cf[tid]); delete(@ck[tid]); delete(@xk[tid]); }`);
 
   // ---- files
+  /**
+   * The rest of a path longer than one string, as pending strings (slots PATH_SLOT + k) printed
+   * before the exit record: probe k runs only when the string read at offset 199 * (k - 1) filled
+   * all 199 bytes, which bpftrace 0.17 (no strlen) tells by comparing the string read with
+   * limits 200 and 198 (measured: `str(p, n)` keeps n characters for n < 200 and 199 for 200,
+   * so 199 vs 200 never differ). A path of exactly 199 bytes gets an empty continuation. Each
+   * step is its own probe (two strings fill most of the BPF stack).
+   */
+  const longPath = (sc: string, ptr: string): void => {
+    for (let k = 1; k <= PATH_CONT; k++) {
+      const at = `${ptr} + ${(k - 1) * (STRLEN - 1)}`;
+      p(`tracepoint:syscalls:sys_exit_${sc} /@sc[tid] == ${SC[sc]}${k > 1 ? ` && @lc[tid] == ${k - 1}` : ''}/ { ` +
+        `if (strncmp(str(uptr(${at}), ${STRLEN}), str(uptr(${at}), ${STRLEN - 2}), ${STRLEN}) != 0) { @lc[tid] = ${k}; } }`);
+      p(`tracepoint:syscalls:sys_exit_${sc} /@sc[tid] == ${SC[sc]} && @lc[tid] == ${k}/ { ${HEAD} ` +
+        `printf("P\\t${PFX}\\t${PATH_SLOT + k}\\t%s\\n", ${PARGS}, str(uptr(${ptr} + ${k * (STRLEN - 1)}))); }`);
+    }
+  };
+
   const open = (sc: string, enter: string): void => {
     p(`tracepoint:syscalls:sys_enter_${sc} { @sc[tid] = ${SC[sc]}; ${enter} }`);
+    longPath(sc, '@p1[tid]');
     p(`tracepoint:syscalls:sys_exit_${sc} /@sc[tid] == ${SC[sc]}/ { ${HEAD} ` +
       `printf("o\\t${PFX}\\t%d\\t%d\\t%d\\t%d\\t%d\\t%s\\n", ${PARGS}, ${SC[sc]}, args->ret, @n1[tid], @n2[tid], @n3[tid], str(uptr(@p1[tid]))); ${cleanup()} }`);
   };
@@ -299,6 +395,7 @@ export function generateScript(k: KernelFeatures): string {
   if (has('linkat')) pathCall('L', 'linkat', '@p1[tid] = (uint64)args->oldname; @p2[tid] = (uint64)args->newname; @n1[tid] = args->olddfd; @n2[tid] = args->newdfd; @n3[tid] = args->flags;', ['@n1[tid]', '@n2[tid]', '@n3[tid]'], { main: 'str(uptr(@p2[tid]))', pending: [[1, '@p1']] });
   if (has('init_module')) pathCall('K', 'init_module', '@p1[tid] = (uint64)args->uargs; @n1[tid] = args->len; @n2[tid] = 0;', ['@n1[tid]', '@n2[tid]'], { main: 'str(uptr(@p1[tid]))' });
   if (has('finit_module')) pathCall('K', 'finit_module', '@p1[tid] = (uint64)args->uargs; @n1[tid] = args->fd; @n2[tid] = args->flags;', ['@n1[tid]', '@n2[tid]'], { main: 'str(uptr(@p1[tid]))' });
+  if (has('rmdir')) pathCall('U', 'rmdir', '@p1[tid] = (uint64)args->pathname; @n1[tid] = -100; @n2[tid] = 0;', ['@n1[tid]', '@n2[tid]'], { main: 'str(uptr(@p1[tid]))' });
   if (has('chdir')) pathCall('D', 'chdir', '@p1[tid] = (uint64)args->filename; @n1[tid] = -1;', ['@n1[tid]'], { main: 'str(uptr(@p1[tid]))' });
   if (has('fchdir')) pathCall('D', 'fchdir', '@n1[tid] = args->fd;', ['@n1[tid]'], { main: '""' });
 
@@ -324,6 +421,33 @@ export function generateScript(k: KernelFeatures): string {
     p(`tracepoint:syscalls:sys_enter_${sc} { @sc[tid] = ${SC[sc]}; @n1[tid] = args->fd; @n2[tid] = ${flags}; }`);
     p(`tracepoint:syscalls:sys_exit_${sc} /@sc[tid] == ${SC[sc]}/ { ${HEAD} $fd = args->ret < 0 ? 0 : args->ret; ${sockOf('$fd')} ` +
       `printf("a\\t${PFX}\\t%d\\t%d\\t%d\\t%d\\t${SK_FMT}\\n", ${PARGS}, ${SC[sc]}, args->ret, @n1[tid], @n2[tid], ${SK_ADDRS}); ${cleanup()} }`);
+  }
+  // Datagram I/O with an address: sendto/sendmsg to, recvfrom/recvmsg from, an IPv4/IPv6 peer
+  // on a socket that is not TCP (Falco's `outbound`/`inbound` macros read them for UDP; the
+  // address of a TCP send is ignored by the kernel). The kernel filters out everything else
+  // (no address, other families, TCP), so a busy TCP or unix-socket service costs one map
+  // lookup per call. The payload (evt.buffer) is not read.
+  const dgram = (sc: string, enter: string, ptrAtExit: string): void => {
+    p(`tracepoint:syscalls:sys_enter_${sc} ${enter}`);
+    p(`tracepoint:syscalls:sys_exit_${sc} /@sc[tid] == ${SC[sc]}/ { ${HEAD} $sa = ${ptrAtExit}; ` +
+      `if ($sa != 0) { $fam = *(uint16 *)uptr($sa); if ($fam == 2 || $fam == 10) { ` +
+      `$port = *(uint16 *)uptr($sa + 2); $w1 = (uint64)*(uint32 *)uptr($sa + 4); $w2 = (uint64)0; ` +
+      `if ($fam == 10) { $w1 = *(uint64 *)uptr($sa + 8); $w2 = *(uint64 *)uptr($sa + 16); } ` +
+      `${sockOf('@n1[tid]')} if ($sk->sk_protocol != 6) { ` +
+      `printf("n\\t${PFX}\\t%d\\t%d\\t%d\\t%d\\t%d\\t%llx\\t%llx\\t${SK_FMT}\\n", ${PARGS}, ${SC[sc]}, args->ret, @n1[tid], $fam, $port, $w1, $w2, ` +
+      `${SK_ADDRS}); } } } ${cleanup()} }`);
+  };
+  if (has('sendto')) dgram('sendto', `/args->addr != 0/ { @sc[tid] = ${SC.sendto}; @n1[tid] = args->fd; @p1[tid] = (uint64)args->addr; }`, '@p1[tid]');
+  if (has('sendmsg')) {
+    dgram('sendmsg', `/args->msg != 0/ { $mn = *(uint64 *)uptr(args->msg); if ($mn != 0) { @sc[tid] = ${SC.sendmsg}; @n1[tid] = args->fd; @p1[tid] = $mn; } }`, '@p1[tid]');
+  }
+  if (has('recvfrom')) {
+    dgram('recvfrom', `/args->addr != 0/ { @sc[tid] = ${SC.recvfrom}; @n1[tid] = args->fd; @p1[tid] = (uint64)args->addr; }`,
+      'args->ret >= 0 ? @p1[tid] : 0');
+  }
+  if (has('recvmsg')) {
+    dgram('recvmsg', `/args->msg != 0/ { @sc[tid] = ${SC.recvmsg}; @n1[tid] = args->fd; @p1[tid] = (uint64)args->msg; }`,
+      'args->ret >= 0 ? *(uint64 *)uptr(@p1[tid]) : 0');
   }
   if (has('listen')) {
     p(`tracepoint:syscalls:sys_enter_listen { @sc[tid] = ${SC.listen}; @n1[tid] = args->fd; @n2[tid] = args->backlog; }`);

@@ -17,13 +17,16 @@
 import { readlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
 import {
-  EXE_FROM_MEMFD, EXE_WRITABLE, HOST_CONTAINER, SyscallEvent,
+  EXE_FROM_MEMFD, EXE_LOWER_LAYER, EXE_UPPER_LAYER, EXE_WRITABLE, HOST_CONTAINER, SyscallEvent,
   type ContainerRef, type FdSnap, type FdType, type ParamValue, type PathInfo, type ProcSnap,
 } from '../../events/syscall.ts';
 import type { ContainerRegistry } from './container.ts';
 import { type Rec, decodeBuf, hexBig, splitNul } from './decode.ts';
-import { type FdRead, type ProcRead, type SockRead, ip6Text, listPids, readFds, readProc, readSockets, ticksToEpochNs } from './procfs.ts';
-import { SC } from './script.ts';
+import {
+  type FdRead, type ProcRead, type SockRead, completeFromProc, exeOverlayLayer, ip6Text, listPids, readFds, readProc, readSockets,
+  ticksToEpochNs,
+} from './procfs.ts';
+import { PATH_CONT, PATH_SLOT, SC } from './script.ts';
 import type { UserDirectory } from './users.ts';
 
 const SC_NAME: Record<number, string> = Object.fromEntries(Object.entries(SC).map(([k, v]) => [v, k]));
@@ -95,6 +98,12 @@ export const PARAMS: Readonly<Record<string, readonly string[]>> = {
   fchdir: ['res', 'fd'],
   setsid: ['res'],
   setpgid: ['res', 'pid', 'pgid'],
+  rmdir: ['res', 'path'],
+  // The payload (data) and its size are not read.
+  sendto: ['res', 'data', 'fd', 'size', 'tuple'],
+  sendmsg: ['res', 'data', 'fd', 'size', 'tuple'],
+  recvfrom: ['res', 'data', 'tuple', 'fd', 'size'],
+  recvmsg: ['res', 'size', 'data', 'tuple', 'msgcontrol', 'fd'],
 };
 
 type Names = { -readonly [K in 'userName' | 'userHome' | 'userShell' | 'groupName' | 'loginName']?: ProcSnap[K] };
@@ -118,6 +127,7 @@ const GRAVEYARD_MS = 5_000;
 
 interface ExecParts {
   argv: string[];
+  env: string[];
   exeName?: string;
   filename?: string;
   cgroups: string[];
@@ -193,6 +203,24 @@ function ntohs(x: number): number {
 
 function isV4Mapped(b: Buffer): boolean {
   return b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
+}
+
+/**
+ * The remote and local ends of a socket record: remote port at f[b], remote address at
+ * f[b+1] (and f[b+2] for IPv6), local port at f[b+3], local IPv6 words at f[b+4..b+7], local
+ * IPv4 at f[b+8]. libs reports v4-mapped IPv6 tuples as IPv4.
+ */
+function sockPair(f: string[], b: number, fam: number): { rip: string; rport: number; lip: string; lport: number; type: FdType } {
+  const rport = ntohs(Number(f[b]));
+  const lport = Number(f[b + 3]);
+  if (fam === AF_INET) return { rip: u32ip(f[b + 1]!), rport, lip: u32ip(f[b + 8]!), lport, type: 'ipv4' };
+  const rb = Buffer.alloc(16);
+  rb.writeBigUInt64LE(hexBig(f[b + 1]), 0);
+  rb.writeBigUInt64LE(hexBig(f[b + 2]), 8);
+  const lb = words6(f.slice(b + 4, b + 8));
+  const type: FdType = isV4Mapped(rb) && (isV4Mapped(lb) || lb.every((x) => x === 0)) ? 'ipv4' : 'ipv6';
+  const lip = type === 'ipv4' && lb.every((x) => x === 0) ? '0.0.0.0' : ip6Text(lb);
+  return { rip: ip6Text(rb), rport, lip, lport, type };
 }
 
 function l4(proto: number, type: number, family: number): FdSnap['l4proto'] {
@@ -290,7 +318,7 @@ export class SensorState {
     const snap: ProcSnap = {
       pid: r.pid, ppid: r.ppid, vpid: r.vpid, vpgid: r.vpgid, pgid: r.pgid, sid: r.sid,
       comm: r.comm, exe, exepath: r.exe.startsWith('/memfd:') ? r.exe.slice(1).replace(/ \(deleted\)$/, '') : r.exe,
-      args, cwd: r.cwd, uid: r.uid, gid: r.gid, loginuid: r.loginuid, tty: r.tty,
+      args, env: r.env, cwd: r.cwd, uid: r.uid, gid: r.gid, loginuid: r.loginuid, tty: r.tty,
       startNs: ticksToEpochNs(r.startTicks, this.o.bootEpochNs),
       exeFlags: (r.exe.startsWith('/memfd:') ? EXE_FROM_MEMFD : 0),
       capEffective: r.capEffective, capPermitted: r.capPermitted, capInheritable: r.capInheritable,
@@ -382,15 +410,10 @@ export class SensorState {
       } catch { /* gone too */ }
     }
     if (!st) return snap;
-    const mode = Number(st.mode);
-    // libs: inode_permission(MAY_WRITE) for the process: CAP_DAC_OVERRIDE writes anything.
-    const writable = ((snap.capEffective ?? 0n) & CAP_DAC_OVERRIDE) !== 0n ||
-      (snap.uid === Number(st.uid) && (mode & 0o200) !== 0) ||
-      (snap.gid === Number(st.gid) && (mode & 0o020) !== 0) || (mode & 0o002) !== 0;
-    return {
-      ...snap, exeIno: Number(st.ino), exeCtimeNs: st.ctimeNs, exeMtimeNs: st.mtimeNs,
-      exeFlags: writable ? snap.exeFlags | EXE_WRITABLE : snap.exeFlags & ~EXE_WRITABLE,
-    };
+    const layer = exeOverlayLayer(pid, this.root);
+    const flags = (snap.exeFlags & ~(EXE_WRITABLE | EXE_UPPER_LAYER | EXE_LOWER_LAYER)) |
+      (exeWritable(snap, Number(st.mode), Number(st.uid), Number(st.gid)) ? EXE_WRITABLE : 0) | layer;
+    return { ...snap, exeIno: Number(st.ino), exeCtimeNs: st.ctimeNs, exeMtimeNs: st.mtimeNs, exeFlags: flags };
   }
 
   /**
@@ -477,11 +500,12 @@ export class SensorState {
     e.fds.set(fd.num, fd);
   }
 
-  private event(r: Rec, type: string, e: Entry, res: number | undefined, values: ParamValue[], fd?: FdSnap, names?: readonly string[], paths?: PathInfo): void {
+  private event(r: Rec, type: string, e: Entry, res: number | undefined, values: ParamValue[], fd?: FdSnap, names?: readonly string[], paths?: PathInfo,
+    fdNameChanged?: boolean): void {
     this.counters.events++;
     const data = {
       type, res, tid: r.tid, proc: e.snap, names: names ?? PARAMS[type] ?? [], values,
-      ...(fd ? { fd } : {}), ...(paths ? { paths } : {}),
+      ...(fd ? { fd } : {}), ...(paths ? { paths } : {}), ...(fdNameChanged !== undefined ? { fdNameChanged } : {}),
     };
     this.o.emit(SyscallEvent.live(this.o.bootEpochNs + BigInt(r.tsText), data, ++this.num));
   }
@@ -512,10 +536,11 @@ export class SensorState {
       case 'A': {
         const i = Number(f[0]);
         let p = this.parts.get(r.tid);
-        if (!p || i === 0) this.parts.set(r.tid, (p = { argv: [], cgroups: [] }));
+        if (!p || i === 0) this.parts.set(r.tid, (p = { argv: [], env: [], cgroups: [] }));
         p.argv[i] = r.s ?? '';
         return;
       }
+      case 'Y': this.partsOf(r.tid).env[Number(f[0])] = r.s ?? ''; return;
       case 'N': this.partsOf(r.tid).exeName = r.s ?? ''; return;
       case 'W': this.partsOf(r.tid).filename = r.s ?? ''; return;
       case 'G': this.partsOf(r.tid).cgroups[Number(f[0])] = r.s ?? ''; return;
@@ -546,6 +571,7 @@ export class SensorState {
       case 'c': return this.connect(r, e);
       case 'a': return this.accept(r, e);
       case 'b': return this.bind(r, e);
+      case 'n': return this.dgram(r, e);
       case 'l': {
         const fd = Number(f[1]);
         return this.event(r, 'listen', e, Number(f[0]), [Number(f[0]), fd, Number(f[2])], e.fds.get(fd));
@@ -661,7 +687,7 @@ export class SensorState {
 
   private partsOf(tid: number): ExecParts {
     let p = this.parts.get(tid);
-    if (!p) this.parts.set(tid, (p = { argv: [], cgroups: [] }));
+    if (!p) this.parts.set(tid, (p = { argv: [], env: [], cgroups: [] }));
     return p;
   }
 
@@ -677,7 +703,8 @@ export class SensorState {
     const parentEntry = this.procs.get(ppid) ?? (ppid > 0 ? this.entry(ppid) : undefined);
     const base = prev?.snap ?? parentEntry?.snap;
     const alen = Number(f[16]);
-    const argv = splitNul(decodeBuf((parts?.argv ?? []).join('')).subarray(0, alen));
+    const argv = splitNul(nulChunks(parts?.argv ?? [], alen, pid, 'cmdline', this.root));
+    const env = splitNul(nulChunks(parts?.env ?? [], Number(f[17] ?? 0), pid, 'environ', this.root));
     const filename = parts?.filename ?? argv[0] ?? '';
     const exeName = parts?.exeName ?? path.basename(filename);
     const nlink = Number(f[13]);
@@ -692,6 +719,10 @@ export class SensorState {
 
     let exeFlags = 0;
     let exepath: string;
+    // The executable's inode, read in the kernel at exec (f[18..24]).
+    const exeFile = f.length >= 25
+      ? { ino: Number(f[18]), ctime: BigInt(f[19]!), mtime: BigInt(f[20]!), layer: Number(f[21]), mode: Number(f[22]), uid: Number(f[23]), gid: Number(f[24]) }
+      : undefined;
     if (nlink === 0 && exeName.startsWith('memfd:')) {
       // libs reports the memfd's dentry name (`memfd:<name>`), which is what Falco's rules
       // compare with (`proc.exepath = "memfd:runc_cloned:/proc/self/exe"`).
@@ -712,7 +743,7 @@ export class SensorState {
     const capE = hexBig(f[5]);
     let snap: ProcSnap = {
       pid, ppid, vpid: Number(f[10]), vpgid: Number(f[11]), pgid: Number(f[9]), sid: Number(f[8]),
-      comm: path.basename(filename).slice(0, 15), exe: argv[0] ?? '', exepath, args: argv.slice(1), cwd,
+      comm: path.basename(filename).slice(0, 15), exe: argv[0] ?? '', exepath, args: argv.slice(1), env, cwd,
       uid: euid, gid: egid, loginuid, tty: ttyNr(Number(f[12])),
       startNs: base && prev && !prev.snap.partial ? prev.snap.startNs : this.o.bootEpochNs + BigInt(r.tsText),
       pidnsInitStartNs: pidnsStart > 0n ? this.o.bootEpochNs + pidnsStart : undefined,
@@ -720,7 +751,16 @@ export class SensorState {
       container, ...(parentEntry ? { parent: parentEntry.snap } : {}),
       ...this.namesOrInherited(euid, egid, loginuid, container, pid, ppid, base),
     };
-    snap = this.withExeFile(snap, pid);
+    if (exeFile) {
+      if (!(exeFlags & EXE_FROM_MEMFD)) {
+        snap = {
+          ...snap, exeIno: exeFile.ino, exeCtimeNs: exeFile.ctime, exeMtimeNs: exeFile.mtime,
+          exeFlags: exeFlags | exeFile.layer | (exeWritable(snap, exeFile.mode, exeFile.uid, exeFile.gid) ? EXE_WRITABLE : 0),
+        };
+      }
+    } else {
+      snap = this.withExeFile(snap, pid);
+    }
     this.notePid(container, pid);
     const fds = prev ? prev.fds : new Map<number, FdSnap>();
     for (const [n, fd] of fds) if (fd.cloexec) fds.delete(n);
@@ -797,7 +837,7 @@ export class SensorState {
     const dirfd = Number(f[2]);
     const flags = Number(f[3]);
     const mode = Number(f[4]);
-    const raw = r.s ?? '';
+    const raw = longString(r.s ?? '', this.pendingOf(r));
     const name = this.absPath(raw, dirfd, e);
     const isDir = (flags & O_DIRECTORY) !== 0 && (flags & O_TMPFILE) !== O_TMPFILE;
     const fd: FdSnap = {
@@ -855,25 +895,7 @@ export class SensorState {
     let fd: FdSnap | undefined;
     let tuple = '';
     if (fam === AF_INET || fam === AF_INET6) {
-      const rport = ntohs(Number(f[3]));
-      const lport = Number(f[6]);
-      let rip: string;
-      let lip: string;
-      let type: FdType = 'ipv4';
-      if (fam === AF_INET) {
-        rip = u32ip(f[4]!);
-        lip = u32ip(f[11]!);
-      } else {
-        const rb = Buffer.alloc(16);
-        rb.writeBigUInt64LE(hexBig(f[4]), 0);
-        rb.writeBigUInt64LE(hexBig(f[5]), 8);
-        const lb = words6(f.slice(7, 11));
-        rip = ip6Text(rb);
-        lip = ip6Text(lb);
-        // libs reports v4-mapped IPv6 tuples as IPv4.
-        type = isV4Mapped(rb) && (isV4Mapped(lb) || lb.every((x) => x === 0)) ? 'ipv4' : 'ipv6';
-        if (type === 'ipv4' && lb.every((x) => x === 0)) lip = '0.0.0.0';
-      }
+      const { rip, rport, lip, lport, type } = sockPair(f, 3, fam);
       tuple = `${lip}:${lport}->${rip}:${rport}`;
       const l = l4(Number(f[19]), Number(f[20]), fam) ?? old?.l4proto;
       fd = this.named({
@@ -930,6 +952,36 @@ export class SensorState {
     const values: ParamValue[] = [ret, tuple, 0, 0, 0];
     if (sc === 'accept4') values.push(flags);
     this.event(r, sc, e, ret, values, fd);
+  }
+
+  /**
+   * sendto/sendmsg/recvfrom/recvmsg with an IPv4/IPv6 peer on a socket that is not TCP (the
+   * kernel side filters): as libs does for UDP, the descriptor takes the tuple of the datagram
+   * (local -> peer for sends, peer -> local for receives), and fd.name_changed says whether
+   * that is a new name.
+   */
+  private dgram(r: Rec, e: Entry): void {
+    const f = r.f;
+    const sc = SC_NAME[Number(f[0])] ?? 'sendto';
+    const ret = Number(f[1]);
+    const n = Number(f[2]);
+    const fam = Number(f[3]);
+    const { rip, rport, lip, lport, type } = sockPair(f, 4, fam);
+    const send = sc === 'sendto' || sc === 'sendmsg';
+    const tuple = send ? `${lip}:${lport}->${rip}:${rport}` : `${rip}:${rport}->${lip}:${lport}`;
+    const old = e.fds.get(n);
+    const l = l4(Number(f[20]), Number(f[21]), Number(f[19]) || fam) ?? old?.l4proto;
+    const changed = old?.name !== tuple;
+    const fd = this.named({
+      ...(old ?? { cloexec: false }), num: n, type, name: tuple,
+      ...(send ? { cip: lip, cport: lport, sip: rip, sport: rport, isServer: false } : { cip: rip, cport: rport, sip: lip, sport: lport, isServer: true }),
+      // A connected UDP socket has a peer (skc_dport); sendto on it still names one.
+      connected: old?.connected ?? Number(f[13]) !== 0, ...(l ? { l4proto: l } : {}),
+    });
+    if (ret >= 0 && n >= 0) this.setFd(e, fd);
+    const values: ParamValue[] = sc === 'recvfrom' ? [ret, undefined, tuple, n, undefined]
+      : sc === 'recvmsg' ? [ret, undefined, undefined, tuple, undefined, n] : [ret, undefined, n, undefined, tuple];
+    this.event(r, sc, e, ret, values, fd, undefined, undefined, ret >= 0 && changed);
   }
 
   private bind(r: Rec, e: Entry): void {
@@ -1025,6 +1077,7 @@ export class SensorState {
     switch (sc) {
       case 'unlink': paths = one(s, AT_FDCWD); values = [ret, paths.name]; break;
       case 'unlinkat': paths = one(s, d2); values = [ret, d2, s, d3]; break;
+      case 'rmdir': paths = one(s, AT_FDCWD); values = [ret, paths.name]; break;
       case 'rename': paths = two(old, abs(old, AT_FDCWD), s, AT_FDCWD); values = [ret, paths.source, paths.target]; break;
       case 'renameat': paths = two(old, abs(old, d2), s, d3); values = [ret, d2, old, d3, s]; break;
       case 'renameat2': paths = two(old, abs(old, d2), s, d3); values = [ret, d2, old, d3, s, Number(f[4])]; break;
@@ -1087,6 +1140,35 @@ export class SensorState {
     if (this.pending.size > 10_000) this.pending.clear();
     return n;
   }
+}
+
+/** libs: inode_permission(MAY_WRITE) for the process; CAP_DAC_OVERRIDE writes anything. */
+function exeWritable(p: ProcSnap, mode: number, uid: number, gid: number): boolean {
+  return ((p.capEffective ?? 0n) & CAP_DAC_OVERRIDE) !== 0n || (p.uid === uid && (mode & 0o200) !== 0) ||
+    (p.gid === gid && (mode & 0o020) !== 0) || (mode & 0o002) !== 0;
+}
+
+/**
+ * A NUL-separated list read in chunks by the kernel side (argv, environment), `len` bytes in
+ * all: when the chunks hold less, the rest comes from /proc/<pid>/<file> if the process still
+ * runs that image.
+ */
+function nulChunks(chunks: string[], len: number, pid: number, file: 'cmdline' | 'environ', root: string): Buffer {
+  const got = decodeBuf(chunks.join(''));
+  if (got.length >= len) return got.subarray(0, len);
+  const full = completeFromProc(pid, file, got, root);
+  return full ? full.subarray(0, len) : got;
+}
+
+/** A path read by the kernel side in pieces (the record's string, then its continuations). */
+export function longString(s: string, pend: readonly (string | undefined)[]): string {
+  let out = s;
+  for (let k = 1; k <= PATH_CONT; k++) {
+    const c = pend[PATH_SLOT + k];
+    if (c === undefined) break;
+    out += c;
+  }
+  return out;
 }
 
 function safeLink(p: string): string | undefined {

@@ -11,7 +11,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type Alert, Engine, alertToJson } from '../../../src/engine/engine.ts';
@@ -60,13 +61,19 @@ test('syscall sensor: live events raise Falco\'s rules and Vigil\'s pack', { tim
   const bundled = engine([BUNDLED], 'all');
   const recorder = fieldRecorder(defaultTables().get('syscall')!, usedSyscallFields());
   const seenAll: Seen[] = [];
+  /** Every event of the test's own processes (pids spawned here), for scenarios that look at events. */
+  const seenAllEvents: SyscallEvent[] = [];
   const seenStable: Seen[] = [];
   const seenBundled: Seen[] = [];
   const recorded: string[] = [];
+  /** Events of interest to a scenario, picked as they pass. */
+  const watch: Array<(ev: SyscallEvent) => void> = [];
   const liveAlertsOfRecorded: string[] = [];
   let recording = true;
 
   const onEvent = (ev: SyscallEvent): void => {
+    for (const w of watch) w(ev);
+    if (ev.live!.proc.parent?.pid === process.pid || ev.live!.proc.parent?.parent?.pid === process.pid || ev.live!.proc.ppid === process.pid) seenAllEvents.push(ev);
     const a = all.process(ev);
     for (const x of a) seenAll.push({ alert: x, ev });
     for (const x of stable.process(ev)) seenStable.push({ alert: x, ev });
@@ -193,6 +200,98 @@ test('syscall sensor: live events raise Falco\'s rules and Vigil\'s pack', { tim
       assert.equal(f['proc.cmdline'], `${proc(hit).comm}`);
       assert.equal(f['evt.res'], 'SUCCESS');
       await waitFor('Vigil Program Run From Memory', () => seenBundled.find((s) => s.alert.rule === 'Vigil Program Run From Memory' && proc(s).pid === r.pid));
+    });
+
+    await t.test('the environment: GLIBC_TUNABLES (incubating rule), and one longer than the kernel reads', async () => {
+      const r = run(['env', 'GLIBC_TUNABLES=glibc.malloc.check=0', '/bin/true']);
+      await r.exited;
+      const hit = await waitFor('Potential Local Privilege Escalation via Environment Variables Misuse', () => seenAll.find((s) =>
+        s.alert.rule === 'Potential Local Privilege Escalation via Environment Variables Misuse' && proc(s).pid === r.pid));
+      assert.match(String(hit.alert.output_fields['proc.env']), /(^| )GLIBC_TUNABLES=glibc\.malloc\.check=0( |$)/);
+      // 6 KB of environment before the variable: the kernel side reads 1,000 bytes, the rest
+      // comes from /proc/<pid>/environ while the program still runs (sleep).
+      const big = run(['env', '-i', `PAD=${'p'.repeat(6000)}`, 'GLIBC_TUNABLES=x', '/bin/sleep', '1.5']);
+      await big.exited;
+      const long = await waitFor('the alert for the long environment', () => seenAll.find((s) =>
+        s.alert.rule === 'Potential Local Privilege Escalation via Environment Variables Misuse' && proc(s).pid === big.pid));
+      assert.deepEqual(proc(long).env, [`PAD=${'p'.repeat(6000)}`, 'GLIBC_TUNABLES=x']);
+    });
+
+    await t.test('drop and execute a new binary (overlayfs upper layer) in a container', async (st) => {
+      // An overlay mount like a container's root: the image's layer below, the container's
+      // writable layer above. A program copied in lands in the upper layer.
+      const ov = path.join(tmp, 'overlay');
+      for (const d of ['lower', 'upper', 'work', 'merged']) mkdirSync(path.join(ov, d), { recursive: true });
+      copyFileSync('/bin/true', path.join(ov, 'lower', 'imagetrue'));
+      const m = spawnSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${ov}/lower,upperdir=${ov}/upper,workdir=${ov}/work`, `${ov}/merged`], { encoding: 'utf8' });
+      if (m.status !== 0) return skipOrFail(st, `cannot mount overlayfs here: ${m.stderr.trim()}`);
+      try {
+        copyFileSync('/bin/true', path.join(ov, 'merged', 'droppedtrue'));
+        chmodSync(path.join(ov, 'merged', 'droppedtrue'), 0o755);
+        const lower = run(box.wrap([path.join(ov, 'merged', 'imagetrue')]));
+        await lower.exited;
+        const dropped = run(box.wrap([path.join(ov, 'merged', 'droppedtrue')]));
+        await dropped.exited;
+        const hit = await waitFor('Drop and execute new binary in container', () => seenAll.find((s) =>
+          s.alert.rule === 'Drop and execute new binary in container' && proc(s).container.id === box.id));
+        const f = hit.alert.output_fields;
+        assert.equal(f['proc.exepath'], path.join(ov, 'merged', 'droppedtrue'));
+        assert.match(String(f['evt.arg.flags']), /EXE_UPPER_LAYER/);
+        const st2 = statSync(path.join(ov, 'merged', 'droppedtrue'), { bigint: true });
+        assert.equal(proc(hit).exeIno, Number(st2.ino));
+        assert.equal(proc(hit).exeCtimeNs, st2.ctimeNs);
+        // The image's own program is on the lower layer: no alert for it.
+        const ev = await waitFor('the exec of the lower-layer program', () => seenAllEvents.find((e) =>
+          e.live!.proc.pid === lower.pid && e.live!.type === 'execve' && e.live!.proc.comm === 'imagetrue'));
+        assert.equal(seenAll.find((s) => s.alert.rule === 'Drop and execute new binary in container' && proc(s).pid === lower.pid), undefined,
+          'no alert for the image\'s own (lower-layer) program');
+        assert.equal(ev.live!.proc.exeFlags & 8, 8, 'EXE_LOWER_LAYER');
+      } finally {
+        spawnSync('umount', [`${ov}/merged`]);
+      }
+    });
+
+    await t.test('a path longer than bpftrace\'s 199-byte strings is read whole', async () => {
+      const dir = path.join(tmp, 'd'.repeat(200), 'e'.repeat(200));
+      mkdirSync(dir, { recursive: true });
+      const file = path.join(dir, 'f'.repeat(150));
+      writeFileSync(file, 'x');
+      const r = run(['cat', file]);
+      await r.exited;
+      const ev = await waitFor('the open of the long path', () => seenAllEvents.find((e) =>
+        e.live!.proc.pid === r.pid && e.live!.type === 'openat' && e.live!.fd?.name.startsWith(tmp)));
+      assert.equal(ev.live!.fd!.name, file);
+      assert.equal(ev.live!.fd!.name.length > 550, true);
+    });
+
+    await t.test('UDP datagrams to a peer: sendto, fd.name_changed (Falco\'s outbound macro)', async () => {
+      const port = 40000 + (process.pid % 20000);
+      const rules = path.join(tmp, 'udp.yaml');
+      // The stable `outbound` macro without its exclusion of loopback and private addresses.
+      writeFileSync(rules, [
+        '- rule: Test UDP outbound',
+        '  desc: test',
+        `  condition: evt.type in (sendto,sendmsg) and fd.l4proto != tcp and fd.connected=false and fd.name_changed=true and (fd.typechar = 4 or fd.typechar = 6) and fd.sport = ${port} and evt.rawres >= 0`,
+        '  output: udp %fd.name',
+        '  priority: NOTICE',
+      ].join('\n') + '\n');
+      const udp = engine([rules], 'all');
+      const sent: SyscallEvent[] = [];
+      const fired: Alert[] = [];
+      watch.push((ev) => {
+        if (ev.live!.type === 'sendto' && ev.live!.fd?.sport === port) sent.push(ev);
+        fired.push(...udp.process(ev));
+      });
+      const r = run(['perl', '-MSocket', '-e',
+        `socket(my $s, PF_INET, SOCK_DGRAM, 0) or die; my $a = sockaddr_in(${port}, inet_aton("127.0.0.1")); send($s, "x", 0, $a) or die; send($s, "y", 0, $a) or die;`]);
+      assert.equal(await r.exited, 0, r.output());
+      await waitFor('two sendto events', () => (sent.length >= 2 ? true : undefined));
+      assert.equal(sent[0]!.live!.proc.pid, r.pid);
+      assert.match(sent[0]!.live!.fd!.name, new RegExp(`^0\\.0\\.0\\.0:\\d+->127\\.0\\.0\\.1:${port}$`));
+      assert.equal(sent[0]!.live!.fd!.l4proto, 'udp');
+      assert.equal(sent[0]!.live!.fdNameChanged, true);
+      assert.equal(sent[1]!.live!.fdNameChanged, false, 'same peer again');
+      assert.equal(fired.length, 1, 'the macro matches the first datagram to a peer only');
     });
 
     await t.test('a quiet period raises nothing (stable rules)', async () => {

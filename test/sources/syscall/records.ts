@@ -46,6 +46,10 @@ const netPort = (port: number): number => ((port & 0xff) << 8) | (port >>> 8);
 export function exec(p: Proc, argv: string[], opts: {
   filename?: string; exeName?: string; nlink?: number; cgroups?: string[]; uid?: number; gid?: number; tty?: number;
   sid?: number; pgid?: number; caps?: bigint; execveat?: boolean; loginuid?: number;
+  /** The environment, read in 200-byte chunks as the kernel side does (with `exeFile`). */
+  env?: string[];
+  /** The executable's inode as read at exec; without it, the older 17-field record (no inode: looked up in /proc). */
+  exeFile?: { ino: number; ctimeNs: bigint; mtimeNs: bigint; layer: number; mode: number; uid: number; gid: number };
 } = {}): Rec[] {
   const filename = opts.filename ?? argv[0]!;
   const buf = argv.map((a) => a + '\\x00').join('');
@@ -58,8 +62,18 @@ export function exec(p: Proc, argv: string[], opts: {
     ...(opts.cgroups ?? ['']).map((c, i) => rec('G', p, [i], c)),
   ];
   const len = Buffer.byteLength(argv.join('\0') + '\0');
-  recs.push(rec('E', p, [p.ppid, opts.execveat ? SC.execveat! : SC.execve!, opts.uid ?? 0, opts.gid ?? 0, opts.loginuid ?? -1, caps, caps, '0',
-    opts.sid ?? p.pid, opts.pgid ?? p.pid, p.pid, opts.pgid ?? p.pid, tty, opts.nlink ?? 1, 61267, 1000, len]));
+  const fields: Array<number | string> = [p.ppid, opts.execveat ? SC.execveat! : SC.execve!, opts.uid ?? 0, opts.gid ?? 0, opts.loginuid ?? -1, caps, caps, '0',
+    opts.sid ?? p.pid, opts.pgid ?? p.pid, p.pid, opts.pgid ?? p.pid, tty, opts.nlink ?? 1, 61267, 1000, len];
+  if (opts.exeFile) {
+    const envText = (opts.env ?? []).map((v) => v + '\0').join('');
+    for (let i = 0; i * 200 < envText.length; i++) {
+      const chunk = envText.slice(i * 200, (i + 1) * 200).replaceAll('\0', '\\x00');
+      recs.splice(1, 0, rec('Y', p, [i], chunk));
+    }
+    const x = opts.exeFile;
+    fields.push(Buffer.byteLength(envText), x.ino, String(x.ctimeNs), String(x.mtimeNs), x.layer, x.mode, x.uid, x.gid);
+  }
+  recs.push(rec('E', p, fields));
   return recs;
 }
 
@@ -103,4 +117,9 @@ export function newState(opts: { names?: Record<string, string> } = {}): { state
       return events.slice(before);
     },
   };
+}
+
+/** sendto (or recvfrom, ...) on a UDP socket fd, peer ip:port, local 0.0.0.0:lport (IPv4). */
+export function dgram(p: Proc, sc: 'sendto' | 'sendmsg' | 'recvfrom' | 'recvmsg', ret: number, fd: number, ip: string, port: number, lport: number): Rec {
+  return rec('n', p, [SC[sc]!, ret, fd, 2, netPort(port), hex32le(ip), 0, lport, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 17, 2]);
 }

@@ -7,11 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runSensorCommand, EXIT_CANNOT_RUN } from '../../../src/cli/sensor.ts';
 import { LAYOUT } from '../../../src/sources/syscall/decode.ts';
-import { WANTED_SYSCALLS, generateScript, type KernelFeatures } from '../../../src/sources/syscall/script.ts';
+import { ENV_CHUNKS, PATH_CONT, WANTED_SYSCALLS, generateScript, type KernelFeatures } from '../../../src/sources/syscall/script.ts';
 
 const ALL: KernelFeatures = {
   tracefs: '/sys/kernel/tracing', syscalls: new Set(WANTED_SYSCALLS), exitHasGroupDead: true, capIsU64: true,
-  cgroupSubsys: [{ id: 11, name: 'pids' }, { id: 4, name: 'memory' }],
+  cgroupSubsys: [{ id: 11, name: 'pids' }, { id: 4, name: 'memory' }], inodeTimes: 'split',
 };
 
 test('script: probes for the scheduler and every traced syscall', () => {
@@ -25,6 +25,12 @@ test('script: probes for the scheduler and every traced syscall', () => {
   assert.ok(s.includes('curtask->cgroups->dfl_cgrp'), 'the unified hierarchy');
   assert.ok(s.includes('args->group_dead'));
   assert.ok(s.includes('cap_effective.val'));
+  assert.ok(s.includes('$i->i_ctime_sec') && s.includes('$i->i_mtime_nsec & 0x3fffffff'), 'inode times (6.11+)');
+  assert.ok(s.includes(`s_magic == ${0x794c7630}`) && s.includes('sizeof(struct inode)'), 'overlayfs layer of the executable');
+  assert.equal((s.match(/printf\("Y\\t/g) ?? []).length, ENV_CHUNKS, 'environment chunks');
+  assert.equal((generateScript(ALL, { envChunks: 0 }).match(/printf\("Y\\t/g) ?? []).length, 0, 'no environment');
+  assert.equal((s.match(/sys_exit_openat .*printf\("P\\t/g) ?? []).length, PATH_CONT, 'continuations of long open paths');
+  for (const sc of ['sendto', 'sendmsg', 'recvfrom', 'recvmsg']) assert.match(s, new RegExp(`sys_exit_${sc} .*sk_protocol != 6`), `${sc}: not TCP`);
 });
 
 test('script: within bpftrace 0.17 limits', () => {
@@ -47,6 +53,9 @@ test('script: adapts to the kernel', () => {
   assert.ok(!old.includes('group_dead'));
   assert.ok(old.includes('cap_effective.cap[1]'));
   assert.ok(!old.includes('subsys['));
+  const v6 = generateScript({ ...ALL, inodeTimes: 'ctime66' });
+  assert.ok(v6.includes('$i->__i_ctime.tv_sec') && v6.includes('$i->i_mtime.tv_sec'));
+  assert.ok(generateScript({ ...ALL, inodeTimes: 'plain' }).includes('$i->i_ctime.tv_nsec'));
 });
 
 test('vigil sensor: a clear message and exit code 3 when the sensor cannot run', async () => {

@@ -5,9 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EXE_FROM_MEMFD } from '../../../src/events/syscall.ts';
+import { EXE_FROM_MEMFD, EXE_LOWER_LAYER, EXE_UPPER_LAYER, EXE_WRITABLE } from '../../../src/events/syscall.ts';
 import { normalizePath, ttyNr } from '../../../src/sources/syscall/state.ts';
-import { accept, close, connect, dup, exec, exit, fork, newState, open, rec, socket, SC } from './records.ts';
+import { PATH_SLOT } from '../../../src/sources/syscall/script.ts';
+import { accept, close, connect, dgram, dup, exec, exit, fork, newState, open, rec, socket, SC } from './records.ts';
 
 const ID = '3ad7b26ded6d8e7b23da7d48fe889434573036c27ae5a74837233de441c3601e';
 const O_WRONLY = 1;
@@ -193,4 +194,59 @@ test('state: failed execs are execve events of the caller with the error', () =>
   assert.equal(ev!.live!.type, 'execve');
   assert.equal(ev!.live!.res, -2);
   assert.equal(ev!.live!.proc.comm, 'sh');
+});
+
+test('state: the environment and the executable\'s inode come with the exec record', () => {
+  const s = newState();
+  const sh = { pid: 700, ppid: 1 };
+  const env = ['PATH=/usr/bin:/bin', 'HTTP_PROXY=http://proxy:3128', 'LONG=' + 'x'.repeat(450)];
+  const exeFile = { ino: 4242, ctimeNs: 1_700_000_000_123_456_789n, mtimeNs: 1_600_000_000_000_000_000n, layer: EXE_UPPER_LAYER, mode: 0o100755, uid: 0, gid: 0 };
+  const [ex] = s.apply(exec(sh, ['sh'], { filename: '/opt/vt/sh', env, exeFile }));
+  const p = ex!.live!.proc;
+  assert.deepEqual(p.env, env, 'environment chunks joined (3 chunks of 200 bytes)');
+  assert.equal(p.exeIno, 4242);
+  assert.equal(p.exeCtimeNs, 1_700_000_000_123_456_789n);
+  assert.equal(p.exeMtimeNs, 1_600_000_000_000_000_000n);
+  assert.equal(p.exeFlags & EXE_UPPER_LAYER, EXE_UPPER_LAYER);
+  assert.equal(p.exeFlags & EXE_WRITABLE, EXE_WRITABLE, 'root with CAP_DAC_OVERRIDE may write it');
+  const [child] = s.apply([fork(sh, 701)]);
+  assert.equal(child!.live!.proc.env, p.env, 'fork: the parent\'s environment');
+  const [ex2] = s.apply(exec({ pid: 701, ppid: 700 }, ['true'], {
+    filename: '/opt/vt/true', env: ['A=1'], uid: 1000, caps: 0n,
+    exeFile: { ...exeFile, layer: EXE_LOWER_LAYER, mode: 0o100755, uid: 0 },
+  }));
+  const q = ex2!.live!.proc;
+  assert.deepEqual(q.env, ['A=1']);
+  assert.equal(q.parent?.env, p.env);
+  assert.equal(q.exeFlags & (EXE_LOWER_LAYER | EXE_UPPER_LAYER | EXE_WRITABLE), EXE_LOWER_LAYER, 'lower layer, not writable by uid 1000');
+});
+
+test('state: long open paths are joined from their continuations', () => {
+  const s = newState();
+  const p = { pid: 710, ppid: 1 };
+  s.apply(exec(p, ['cat'], { filename: '/opt/vt/cat' }));
+  const long = '/tmp/' + 'd'.repeat(300) + '/' + 'f'.repeat(200);
+  const parts = [long.slice(0, 199), long.slice(199, 398), long.slice(398)];
+  const [o] = s.apply([rec('P', p, [PATH_SLOT + 1], parts[1]!), rec('P', p, [PATH_SLOT + 2], parts[2]!), open(p, 3, parts[0]!)]);
+  assert.equal(o!.live!.fd?.name, long);
+  const [o2] = s.apply(open(p, 4, '/etc/hostname'));
+  assert.equal(o2!.live!.fd?.name, '/etc/hostname', 'continuations are used once');
+});
+
+test('state: datagrams to a new peer rename an unconnected UDP socket (fd.name_changed)', () => {
+  const s = newState();
+  const p = { pid: 720, ppid: 1 };
+  s.apply([...exec(p, ['dig'], { filename: '/opt/vt/dig' }), socket(p, 3, 2, 2, 0)]);
+  const [a] = s.apply(dgram(p, 'sendto', 1, 3, '8.8.8.8', 53, 40000));
+  assert.equal(a!.live!.type, 'sendto');
+  assert.equal(a!.live!.fd?.name, '0.0.0.0:40000->8.8.8.8:53');
+  assert.equal(a!.live!.fd?.l4proto, 'udp');
+  assert.equal(a!.live!.fd?.connected, false);
+  assert.equal(a!.live!.fdNameChanged, true);
+  const [b] = s.apply(dgram(p, 'sendmsg', 1, 3, '8.8.8.8', 53, 40000));
+  assert.equal(b!.live!.fdNameChanged, false, 'same peer: same name');
+  const [c] = s.apply(dgram(p, 'recvfrom', 20, 3, '1.1.1.1', 53, 40000));
+  assert.equal(c!.live!.fd?.name, '1.1.1.1:53->0.0.0.0:40000');
+  assert.equal(c!.live!.fd?.isServer, true);
+  assert.equal(c!.live!.fdNameChanged, true);
 });
