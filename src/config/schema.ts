@@ -44,6 +44,10 @@ const retentionConfig = z
 const duckdbStorage = z.strictObject({
   type: z.literal('duckdb'),
   path: z.string().min(1).optional().describe('Database file; default `<data_dir>/vigil.duckdb`.'),
+  memory_limit: z.string().regex(/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'a size such as 256MB or 2GiB').default('256MB')
+    .describe("DuckDB's memory limit (its buffer pool: caches, query state; large queries spill to disk). Vigil's own heap comes on top."),
+  threads: z.number().int().min(1).max(256).optional()
+    .describe("DuckDB's worker threads; default one less than the CPUs (at least 1), leaving a core to the event loop."),
   retention: retentionConfig,
 });
 const clickhouseStorage = z.strictObject({

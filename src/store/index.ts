@@ -16,7 +16,7 @@ export { StoreQueryError } from './sqlstore.ts';
 
 /** Same keys as the `storage` section of the configuration (memory is the pipeline's). */
 export type StoreConfig =
-  | { type: 'duckdb'; path?: string }
+  | { type: 'duckdb'; path?: string; memory_limit?: string; threads?: number }
   | { type: 'clickhouse'; url: string; database?: string; username?: string; password?: string };
 
 export interface OpenStoreOptions {
@@ -38,7 +38,8 @@ export async function openStore(config: StoreConfig, opts: OpenStoreOptions = {}
   let store: Store;
   if (config.type === 'duckdb') {
     const file = config.path ?? path.join(opts.dataDir ?? './data', DUCKDB_FILE);
-    store = new DuckDBStore({ ...common, path: file, ...(opts.duckdbMemoryLimit ? { memoryLimit: opts.duckdbMemoryLimit } : {}) });
+    const memoryLimit = config.memory_limit ?? opts.duckdbMemoryLimit;
+    store = new DuckDBStore({ ...common, path: file, ...(memoryLimit ? { memoryLimit } : {}), ...(config.threads ? { threads: config.threads } : {}) });
   } else if (config.type === 'clickhouse') {
     const { ClickHouseStore } = await import('./clickhouse.ts');
     store = new ClickHouseStore({
