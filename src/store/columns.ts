@@ -85,9 +85,59 @@ function extractor(field: string): Extract {
   return f.extract.bind(f);
 }
 
-const KA_EXTRACT: Array<{ col: EventColumn; get: Extract }> = EVENT_COLUMNS
-  .filter((c) => c.field.startsWith('ka.') && c.key !== 'auditId' && c.key !== 'stage')
-  .map((c) => ({ col: c, get: extractor(c.field) }));
+/**
+ * Where each ka.* column's field reads the raw event: these fields are plain paths in the
+ * k8saudit table (scalars as text, non-strings as compact JSON; lists element-wise, empty =
+ * missing). Reading the path here directly gives the same values without the field table's
+ * dispatch (~3 µs per event); a test compares both on odd events, column by column.
+ */
+const KA_PATHS: Readonly<Record<string, readonly string[]>> = {
+  'ka.user.name': ['user', 'username'],
+  'ka.user.groups': ['user', 'groups'],
+  'ka.verb': ['verb'],
+  'ka.target.resource': ['objectRef', 'resource'],
+  'ka.target.subresource': ['objectRef', 'subresource'],
+  'ka.target.namespace': ['objectRef', 'namespace'],
+  'ka.target.name': ['objectRef', 'name'],
+  'ka.response.code': ['responseStatus', 'code'],
+  'ka.auth.decision': ['annotations', 'authorization.k8s.io/decision'],
+  'ka.useragent': ['userAgent'],
+};
+
+/** A member of a JSON object as the k8saudit table reads it (none of these keys is an index). */
+function member(v: unknown, key: string): unknown {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const x = (v as Record<string, unknown>)[key];
+  return typeof x === 'function' || x === Object.prototype ? undefined : x;
+}
+
+const text = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
+
+/** The column's field value read straight from the raw event (same result as its extractor). */
+function pathGetter(field: string, list: boolean): (raw: Record<string, unknown>) => unknown {
+  const keys = KA_PATHS[field];
+  if (!keys) throw new Error(`store: no path for column field ${field}`);
+  const [k0, k1] = keys as [string, string | undefined];
+  return (raw) => {
+    if (raw.auditID === undefined) return undefined;
+    let v = member(raw, k0);
+    if (k1 !== undefined) v = member(v, k1);
+    if (v === undefined) return undefined;
+    if (!list) return text(v);
+    if (!Array.isArray(v) || v.length === 0) return undefined;
+    return v.map(text);
+  };
+}
+
+const KA_COLUMNS = EVENT_COLUMNS.filter((c) => c.field.startsWith('ka.') && c.key !== 'auditId' && c.key !== 'stage');
+
+const KA_EXTRACT: Array<{ col: EventColumn; get: (raw: Record<string, unknown>) => unknown }> = KA_COLUMNS
+  .map((c) => ({ col: c, get: pathGetter(c.field, c.kind === 'list') }));
+
+/** The column fields' extractors and direct readers side by side (tests compare them). */
+export const COLUMN_READERS = KA_COLUMNS.map((c) => ({
+  field: c.field, extractor: extractor(c.field), direct: pathGetter(c.field, c.kind === 'list'),
+}));
 
 /** Column values of one event (undefined = NULL) and whether any of them is inexact. */
 export interface EventRow {
@@ -143,8 +193,7 @@ const INT_TEXT = /^(0|-?[1-9]\d{0,9})$/;
 export const DERIVED = new WeakMap<object, EventRow>();
 
 /** The columns of an event, from its (already redacted) raw object and its labels. */
-export function eventRow(raw: Record<string, unknown>, timeNs: bigint, labels: Record<string, string> | undefined, ev?: AuditEvent): EventRow {
-  if (ev === undefined || ev.raw !== raw) ev = new AuditEvent(raw, timeNs, labels);
+export function eventRow(raw: Record<string, unknown>, timeNs: bigint, labels: Record<string, string> | undefined): EventRow {
   const stage = raw.stage;
   const row: EventRow = { timeNs, auditId: String(raw.auditID), stage: typeof stage === 'string' ? stage : '', lossy: typeof stage !== 'string' };
   if (!ok(row.auditId) || !ok(row.stage)) {
@@ -167,7 +216,7 @@ export function eventRow(raw: Record<string, unknown>, timeNs: bigint, labels: R
     if (rest !== undefined) row.labels = rest;
   }
   for (const { col, get } of KA_EXTRACT) {
-    const v = get(ev);
+    const v = get(raw);
     if (v === undefined) continue;
     if (col.kind === 'list') {
       let arr = v as string[];

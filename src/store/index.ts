@@ -60,7 +60,7 @@ export async function openStore(config: StoreConfig, opts: OpenStoreOptions = {}
  */
 export function toStoredEvent(ev: AuditEvent, rawText?: string): StoredEvent {
   const raw = redactEvent(ev.raw);
-  const r = eventRow(raw, ev.timeNs, ev.labels, ev);
+  const r = eventRow(raw, ev.timeNs, ev.labels);
   const out: StoredEvent = { timeNs: ev.timeNs, auditId: r.auditId, stage: r.stage, raw };
   if (rawText !== undefined && raw === ev.raw) out.rawText = rawText;
   if (r.cluster !== undefined) out.cluster = r.cluster;
