@@ -29,7 +29,7 @@ import { HttpServer, checkBearer, sendJson } from '../server/http.ts';
 import { DemoSource } from '../sources/demo/runtime.ts';
 import { FalcoAlertsSource } from '../sources/falco_alerts/runtime.ts';
 import { K8sAuditFileTail } from '../sources/k8s_audit_file/runtime.ts';
-import { K8sAuditWebhook } from '../sources/k8s_audit_webhook/runtime.ts';
+import { BodyBudget, K8sAuditWebhook } from '../sources/k8s_audit_webhook/runtime.ts';
 import type { Store, StoredEvent } from '../store/types.ts';
 import { SyscallSource } from './syscall_source.ts';
 
@@ -86,12 +86,15 @@ async function startConfiguredRetention(cfg: VigilConfig, store: Store, log: Log
     if (t.max_bytes !== undefined) p.maxBytes = t.max_bytes;
     return Object.keys(p).length ? p : undefined;
   };
-  const policy: { events?: { maxAgeMs?: number; maxBytes?: number }; alerts?: { maxAgeMs?: number; maxBytes?: number } } = {};
+  const policy: Parameters<Store['enforceRetention']>[0] = {};
   const ev = table(r.events);
   const al = table(r.alerts);
   if (ev) policy.events = ev;
   if (al) policy.alerts = al;
-  if (!ev && !al) return async () => undefined;
+  // Syscall events (store_events: all), see syscall_source.ts.
+  const sy = table(r.syscall_events);
+  if (sy) policy.syscall_events = sy;
+  if (!ev && !al && !sy) return async () => undefined;
   const { startRetention } = await import('../store/index.ts');
   log.info({ retention: policy, interval_ms: r.interval_ms }, 'storage: retention enforced in the background');
   let failing = false;
@@ -239,7 +242,10 @@ export async function startService(cfg: VigilConfig, opts: ServiceOptions = {}):
   const pipeline = new Pipeline({
     queueMaxEvents: cfg.pipeline.queue_max_events, batchMaxEvents: cfg.pipeline.batch_max_events, flushIntervalMs: cfg.pipeline.flush_interval_ms,
     dedupMaxIds: cfg.pipeline.dedup_max_ids, highWaterBytes: cfg.pipeline.spool.high_water_bytes,
-  }, { store, toStoredEvent, engine, outputs, router, spool, telemetry, log, sourceLabels });
+  }, {
+    store, toStoredEvent, engine, outputs, router, spool, telemetry, log, sourceLabels,
+    engineSources: new Set(names.filter((_, i) => cfg.sources[i]!.type === 'syscall')),
+  });
   pipeline.start();
 
   // Sources and the server.
@@ -249,10 +255,11 @@ export async function startService(cfg: VigilConfig, opts: ServiceOptions = {}):
   const sensors: SyscallSource[] = [];
   const health: Record<string, () => Record<string, unknown>> = {};
   const endpoints: string[] = [];
+  const bodyBudget = new BodyBudget(cfg.pipeline.max_inflight_body_bytes);
   cfg.sources.forEach((s, i) => {
     const name = names[i]!;
     if (s.type === 'k8s_audit_webhook') {
-      const w = new K8sAuditWebhook({ name, cfg: s, authToken: cfg.auth_token, pipeline, telemetry, log });
+      const w = new K8sAuditWebhook({ name, cfg: s, authToken: cfg.auth_token, bodyBudget, pipeline, telemetry, log });
       w.register(server);
       health[name] = () => w.health.snapshot();
       endpoints.push(`POST ${s.path}[/<cluster>] (${name})`);
@@ -270,7 +277,8 @@ export async function startService(cfg: VigilConfig, opts: ServiceOptions = {}):
       demos.push(d);
       health[name] = () => d.healthSnapshot();
     } else if (s.type === 'syscall') {
-      const sensor = new SyscallSource({ name, cfg: s, engine, pipeline, telemetry, log });
+      // store: where `store_events: all` writes every syscall event (syscall_source.ts).
+      const sensor = new SyscallSource({ name, cfg: s, engine, pipeline, telemetry, log, store });
       sensors.push(sensor);
       health[name] = () => ({ ...sensor.health() });
     }
@@ -297,6 +305,8 @@ export async function startService(cfg: VigilConfig, opts: ServiceOptions = {}):
     await storeApi(req, res, rest);
   }, true);
   server.route('/api/live', (req, res) => {
+    // The bearer token, or `?token=`: a browser's EventSource cannot set headers.
+    if (cfg.auth_token !== undefined && liveToken(req.url) !== cfg.auth_token) checkBearer(req, cfg.auth_token);
     // Server-sent events: one `alert` event per alert, Falco's JSON as data.
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
     res.write(': vigil live feed\n\n');
@@ -350,4 +360,10 @@ export async function startService(cfg: VigilConfig, opts: ServiceOptions = {}):
     return stopped;
   };
   return { url, host: addr.address, port: addr.port, dataDir, pipeline, store, telemetry, log, stop };
+}
+
+/** The `token` query parameter of a request URL, if any. */
+function liveToken(url: string | undefined): string | null {
+  const q = url?.indexOf('?') ?? -1;
+  return q < 0 ? null : new URLSearchParams(url!.slice(q + 1)).get('token');
 }

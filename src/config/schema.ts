@@ -36,6 +36,7 @@ const retentionConfig = z
   .strictObject({
     events: tableRetention('audit events').describe('Audit events table.'),
     alerts: tableRetention('alerts').describe('Alerts table (hunt results included).'),
+    syscall_events: tableRetention('syscall events').describe('Syscall events table (what a `syscall` source with `store_events: all` stores).'),
     interval_ms: z.number().int().min(1000).default(600_000).describe('How often retention is enforced, in the background (also once at start).'),
   })
   .prefault({})
@@ -83,7 +84,11 @@ const pipelineConfig = z.strictObject({
   queue_max_events: z
     .number().int().min(100)
     .default(20_000)
-    .describe('Events held in memory between the sources and the detector/storage stage. Past it, webhook batches are kept only in the disk spool and the file tail pauses.'),
+    .describe('Events held in memory, decoded, between the sources and the detector/storage stage. Past it the file tail pauses, and webhook batches are kept only in the disk spool (also past 32 MiB of them held in memory: they are read back from disk when their turn comes).'),
+  max_inflight_body_bytes: z
+    .number().int().min(1024 * 1024)
+    .default(256 * 1024 * 1024)
+    .describe('Request bodies (after decompression) held in memory at once by all webhook sources, while they are read, decoded and spooled. Past it new requests get 503 with Retry-After before their body is read (and a chunked or gzip body that outgrows it while read is cut off the same way); one request at a time always proceeds. Without it, `max_inflight_requests` × `max_body_bytes` (4 GiB by default) would be the bound.'),
   batch_max_events: z.number().int().min(1).default(5000).describe('Most events written to storage in one batch.'),
   flush_interval_ms: z.number().int().min(1).default(50).describe('Longest time a partial batch waits before it is written to storage.'),
   dedup_max_ids: z
@@ -111,7 +116,7 @@ export const configSchema = z.strictObject({
   listen: listen.default('127.0.0.1:8765').describe('Address of the HTTP server (ingest endpoints, `/healthz`, `/readyz`, `/metrics`). `--listen` overrides it.'),
   data_dir: z.string().min(1).default('./data').describe('Where Vigil keeps its state: storage, spool, checkpoints, `server.json`. Relative to the working directory. `--data` overrides it.'),
   log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level of the JSON log (pino) on stderr.'),
-  auth_token: z.string().min(1).optional().describe('Bearer token required on every ingest endpoint (sources may set their own) and on the store API (`/api/store`: `vigil search` and `vigil hunt` send the `VIGIL_AUTH_TOKEN` environment variable).'),
+  auth_token: z.string().min(1).optional().describe('Bearer token required on every ingest endpoint (sources may set their own), on the live feed (`/api/live`: the header, or `?token=` since a browser EventSource cannot send headers) and on the store API (`/api/store`: `vigil search` and `vigil hunt` send the `VIGIL_AUTH_TOKEN` environment variable).'),
   rules: z
     .strictObject({
       files: z.array(z.string().min(1)).default([]).describe("Falco rules files, loaded in order; empty means Vigil's bundled packs (`rules/`)."),

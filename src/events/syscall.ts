@@ -263,6 +263,24 @@ function decodeFields(fields: Record<string, unknown>, big: unknown): Record<str
   return fields;
 }
 
+/**
+ * One recorded event from its parsed JSON line, or what is wrong with it. The object is not
+ * changed (the fields are copied).
+ */
+export function decodeRecordedEvent(obj: unknown): SyscallEvent | string {
+  const o = obj as { time?: unknown; fields?: unknown; bigint?: unknown };
+  if (!o || typeof o !== 'object' || typeof o.fields !== 'object' || o.fields === null || Array.isArray(o.fields)) {
+    return 'not a syscall event';
+  }
+  let t = 0n;
+  try {
+    t = typeof o.time === 'string' || typeof o.time === 'number' ? BigInt(o.time) : 0n;
+  } catch {
+    return `invalid time '${String(o.time)}'`;
+  }
+  return new SyscallEvent(t, decodeFields({ ...(o.fields as Record<string, unknown>) }, o.bigint));
+}
+
 export async function* readSyscallStream(input: NodeJS.ReadableStream, origin: string): AsyncGenerator<SyscallEvent | SyscallDecodeError> {
   const rl = createInterface({ input, crlfDelay: Infinity });
   let line = 0;
@@ -276,18 +294,11 @@ export async function* readSyscallStream(input: NodeJS.ReadableStream, origin: s
       yield { error: `invalid JSON: ${(e as Error).message}`, origin, line };
       continue;
     }
-    const o = obj as { time?: unknown; fields?: unknown; bigint?: unknown };
-    if (!o || typeof o !== 'object' || typeof o.fields !== 'object' || o.fields === null || Array.isArray(o.fields)) {
-      yield { error: 'not a syscall event', origin, line };
+    const ev = decodeRecordedEvent(obj);
+    if (typeof ev === 'string') {
+      yield { error: ev, origin, line };
       continue;
     }
-    let t = 0n;
-    try {
-      t = typeof o.time === 'string' || typeof o.time === 'number' ? BigInt(o.time) : 0n;
-    } catch {
-      yield { error: `invalid time '${String(o.time)}'`, origin, line };
-      continue;
-    }
-    yield new SyscallEvent(t, decodeFields(o.fields as Record<string, unknown>, o.bigint));
+    yield ev;
   }
 }

@@ -3,12 +3,17 @@
  * kept across restarts. Used for tests and for running without a database; queries are
  * minimal (no condition filtering).
  */
-import type { HistogramBucket, Page, SearchQuery, Store, StoredAlert, StoredEvent, TimeRange } from '../store/types.ts';
+import { compileCondition } from '../store/condition.ts';
+import { syscallEventId, syscallEventOf } from '../store/syscall.ts';
+import type {
+  HistogramBucket, Page, SearchQuery, Store, StoredAlert, StoredEvent, StoredSyscallEvent, SyscallSearchQuery, TimeRange,
+} from '../store/types.ts';
 
 export class MemoryStore implements Store {
   readonly kind = 'duckdb' as const;
   readonly events = new Map<string, StoredEvent>();
   readonly alerts = new Map<string, StoredAlert>();
+  readonly syscallEvents = new Map<string, StoredSyscallEvent>();
   /** Artificial latency per write (tests of back-pressure). */
   writeDelayMs = 0;
 
@@ -29,6 +34,22 @@ export class MemoryStore implements Store {
     let n = 0;
     for (const a of batch) if (!this.alerts.has(a.id)) { this.alerts.set(a.id, a); n++; }
     return n;
+  }
+
+  async writeSyscallEvents(batch: StoredSyscallEvent[]): Promise<number> {
+    let n = 0;
+    for (const e of batch) {
+      const id = e.id ?? syscallEventId(e.host, e.timeNs, (e.record.fields ?? {}) as Record<string, unknown>);
+      if (!this.syscallEvents.has(id)) { this.syscallEvents.set(id, { ...e, id }); n++; }
+    }
+    return n;
+  }
+
+  /** Unlike the other queries here, the condition is applied (the compiled one, as the SQL stores do). */
+  async searchSyscallEvents(q: SyscallSearchQuery): Promise<Page<StoredSyscallEvent>> {
+    const cond = q.condition?.trim() ? compileCondition(q.condition, [], 'syscall') : undefined;
+    const xs = [...this.syscallEvents.values()].filter((e) => !cond || cond.test(syscallEventOf(e)));
+    return this.page(xs, { ...q, limit: q.limit });
   }
 
   private page<T extends { timeNs: bigint }>(xs: Iterable<T>, q: SearchQuery): Page<T> {

@@ -23,7 +23,8 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Alert, Engine } from '../engine/engine.ts';
-import { alertToJson } from '../engine/engine.ts';
+import { alertToJson, stringifyBig } from '../engine/engine.ts';
+import { lookupSyscallField } from '../fields/syscall/lookup.ts';
 import type { AuditEvent } from '../events/k8saudit.ts';
 import type { AlertRecord, Output } from '../outputs/types.ts';
 import type { Store, StoredAlert, StoredEvent } from '../store/types.ts';
@@ -71,6 +72,11 @@ export interface PipelineDeps {
   log: Logger;
   /** Static labels of each source, by name. */
   sourceLabels: Map<string, Record<string, string>>;
+  /**
+   * Sources whose Falco-shaped alerts were raised by this process's engine (the syscall
+   * sensor's): counted with `origin="engine"`, not `falco`.
+   */
+  engineSources?: ReadonlySet<string>;
 }
 
 export { Overloaded, SpoolFull };
@@ -340,7 +346,8 @@ export class Pipeline implements Sink {
     this.counters.batches++;
     if (r.records.length === 0) return;
     this.counters.alerts += r.records.length;
-    for (const rec of r.records) t.alerts.inc({ priority: rec.stored.priority, origin: rec.engine ? 'engine' : 'falco' });
+    const own = this.d.engineSources;
+    for (const rec of r.records) t.alerts.inc({ priority: rec.stored.priority, origin: rec.engine || own?.has(rec.sourceName) ? 'engine' : 'falco' });
     if (this.live.listenerCount('alerts') > 0) this.live.emit('alerts', r.records);
     for (const [out, xs] of this.d.router.route(r.records)) {
       const dog = watchdog(() => this.d.log.warn({ output: out.name, alerts: xs.length }, `watchdog: output '${out.name}' has been blocking the pipeline for 10 s`));
@@ -394,10 +401,51 @@ function alertJson(a: Alert): string {
   return alertToJson(a);
 }
 
-function falcoJson(f: FalcoAlert): string {
+/**
+ * Falco's JSON alert. 64-bit integers in `output_fields` are printed as JSON numbers with their
+ * exact digits, as Falco prints them: bigints as they are, and, in syscall alerts, the digit
+ * strings that stand for them. Alerts raised by the syscall sensor cross the spool as JSON, where
+ * an integer past 2^53 is kept as a string (`evt.time`, `evt.rawtime` in nanoseconds); the field
+ * table says which fields are 64-bit integers, so a string-typed field's digits stay a string.
+ */
+export function falcoJson(f: FalcoAlert): string {
   const o: Record<string, unknown> = {};
   if (f.uuid) o.uuid = f.uuid;
-  Object.assign(o, { hostname: f.hostname, output: f.output, output_fields: f.output_fields, priority: f.priority, rule: f.rule, source: f.source, tags: f.tags, time: f.time });
-  return JSON.stringify(o);
+  const output_fields = f.source === 'syscall' ? exactIntegers(f.output_fields) : f.output_fields;
+  Object.assign(o, { hostname: f.hostname, output: f.output, output_fields, priority: f.priority, rule: f.rule, source: f.source, tags: f.tags, time: f.time });
+  return stringifyBig(o);
+}
+
+const DIGITS = /^-?\d{1,20}$/;
+const INT64_TYPES = new Set(['int64', 'uint64', 'abstime', 'reltime']);
+/** Output field text (`evt.rawtime`, `proc.aname[2]`) → a 64-bit integer field? Memoised, bounded. */
+const int64Field = new Map<string, boolean>();
+
+function isInt64Field(key: string): boolean {
+  let v = int64Field.get(key);
+  if (v !== undefined) return v;
+  if (key === 'evt.time') {
+    v = true; // the engine puts the event's time there, in nanoseconds, as Falco does
+  } else {
+    const br = key.indexOf('[');
+    const r = br > 0 && key.endsWith(']') ? lookupSyscallField(key.slice(0, br), key.slice(br + 1, -1)) : lookupSyscallField(key, undefined);
+    v = !('error' in r) && INT64_TYPES.has(r.info.type);
+  }
+  if (int64Field.size >= 10_000) int64Field.clear();
+  int64Field.set(key, v);
+  return v;
+}
+
+function exactIntegers(fields: Record<string, unknown>): Record<string, unknown> {
+  let out: Record<string, unknown> | undefined;
+  for (const k of Object.keys(fields)) {
+    const v = fields[k];
+    if (typeof v === 'string') {
+      if (DIGITS.test(v) && isInt64Field(k)) (out ??= { ...fields })[k] = BigInt(v);
+    } else if (Array.isArray(v) && v.some((x) => typeof x === 'string' && DIGITS.test(x)) && isInt64Field(k)) {
+      (out ??= { ...fields })[k] = v.map((x: unknown) => (typeof x === 'string' && DIGITS.test(x) ? BigInt(x) : x));
+    }
+  }
+  return out ?? fields;
 }
 

@@ -47,7 +47,7 @@ export class Telemetry implements TelemetryHub {
     this.storeWritten = new Counter({ name: 'vigil_store_written_total', help: 'Rows written to storage per table (new rows only).', labelNames: ['table'], registers });
     this.storeErrors = new Counter({ name: 'vigil_store_write_errors_total', help: 'Failed storage writes (retried).', registers });
     this.storeWriteSeconds = new Histogram({ name: 'vigil_store_write_seconds', help: 'Time to write one batch to storage.', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers });
-    this.alerts = new Counter({ name: 'vigil_alerts_total', help: 'Alerts raised (engine) or received (Falco), per priority.', labelNames: ['priority', 'origin'], registers });
+    this.alerts = new Counter({ name: 'vigil_alerts_total', help: 'Alerts per priority and origin: `engine` raised by Vigil\'s rules (audit events and the syscall sensor), `falco` received from Falco.', labelNames: ['priority', 'origin'], registers });
   }
 
   /** Counters of one source, bound once. */

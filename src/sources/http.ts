@@ -43,8 +43,10 @@ export function checkBearer(req: IncomingMessage, token: string | undefined): vo
 /**
  * Read a request body, decompressing gzip/deflate, up to `maxBytes` (after decompression; a
  * Content-Length over the limit is refused before reading). Throws HttpError 413/415/400.
+ * `onChunk` sees the size of each chunk (decompressed) before it is kept; what it throws stops
+ * the read and is thrown from here (a shared memory budget refusing the body).
  */
-export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+export async function readBody(req: IncomingMessage, maxBytes: number, onChunk?: (bytes: number) => void): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   const enc = (req.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
   if (Number.isFinite(declared) && declared > maxBytes && (enc === 'identity' || enc === '')) {
@@ -63,6 +65,14 @@ export async function readBody(req: IncomingMessage, maxBytes: number): Promise<
       if (size > maxBytes) {
         if (stream !== req) (stream as unknown as { destroy(): void }).destroy();
         throw new HttpError(413, `body is over the limit of ${maxBytes} bytes${stream !== req ? ' (after decompression)' : ''}`);
+      }
+      if (onChunk) {
+        try {
+          onChunk(b.length);
+        } catch (e) {
+          if (stream !== req) (stream as unknown as { destroy(): void }).destroy();
+          throw e;
+        }
       }
       chunks.push(b);
     }

@@ -12,6 +12,8 @@
  *   GET|POST  /histogram         table (events|alerts), from, to | since, condition, buckets
  *   GET|POST  /top               table, column, n, from, to | since, condition
  *   GET|POST  /priorities        alert counts by priority: from, to | since, condition
+ *   GET|POST  /syscall_events    search stored syscall events: as /events, the condition over the
+ *                                `syscall` fields; items carry the record (`vigil replay --source syscall`)
  *   GET       /counts            {events, alerts, kind} (kind: duckdb or clickhouse)
  *
  * Times: `from`/`to` are RFC 3339 or nanoseconds since the epoch; `since` a duration (`24h`,
@@ -26,7 +28,7 @@ import { formatIso8601 } from '../fields/generic.ts';
 import { ConditionError } from './condition.ts';
 import { StoreQueryError, decodeFields, encodeFields } from './sqlstore.ts';
 import { parseTimeRange, TimeArgError } from './time.ts';
-import type { AlertFilter, SearchQuery, Store, StoredAlert, StoredEvent } from './types.ts';
+import type { AlertFilter, SearchQuery, Store, StoredAlert, StoredEvent, StoredSyscallEvent } from './types.ts';
 
 const MAX_BODY = 16 << 20;
 
@@ -46,6 +48,10 @@ export function toJson(v: unknown): string {
 export function eventJson(e: StoredEvent): Record<string, unknown> {
   const { rawText: _drop, ...rest } = e;
   return { ...rest, time: formatIso8601(e.timeNs) };
+}
+
+export function syscallEventJson(e: StoredSyscallEvent): Record<string, unknown> {
+  return { ...e, time: formatIso8601(e.timeNs) };
 }
 
 export function alertJson(a: StoredAlert, taggedBigints = false): Record<string, unknown> {
@@ -217,10 +223,16 @@ export function storeApiHandler(store: Store): (req: IncomingMessage, res: Serve
         }
         case 'priorities':
           return send(res, 200, { counts: await store.countByPriority(range(p, '24h'), str(p, 'condition')) });
+        case 'syscall_events': {
+          if (id !== undefined) throw new ApiError(404, `no store endpoint '${sub}' (search syscall events at syscall_events)`);
+          const { alerts: _none, ...q } = search(p, false);
+          const page = await store.searchSyscallEvents(q);
+          return send(res, 200, { items: page.items.map(syscallEventJson), cursor: page.cursor ?? null });
+        }
         case 'counts':
           return send(res, 200, { ...(await store.counts()), kind: store.kind });
         default:
-          throw new ApiError(404, `no store endpoint '${sub}' (events, alerts, histogram, top, priorities, counts)`);
+          throw new ApiError(404, `no store endpoint '${sub}' (events, alerts, syscall_events, histogram, top, priorities, counts)`);
       }
     } catch (e) {
       if (e instanceof ApiError) return send(res, e.status, { error: e.message });

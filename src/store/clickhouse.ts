@@ -10,6 +10,9 @@
  * tables are ReplacingMergeTree on the identity (time_ns, audit_id, stage) / (time_ns, id), so
  * even concurrent writers converge to one row per identity when parts merge.
  *
+ * Syscall events (`syscall_events`, src/store/syscall.ts) follow the same pattern: looked up
+ * by id in the batch's time span, ReplacingMergeTree on (time_ns, id), partitioned by day.
+ *
  * Events are partitioned by day: retention by age drops whole days and deletes the rest of
  * the boundary day with a mutation; retention by size drops the oldest days until the table
  * fits.
@@ -17,7 +20,8 @@
 import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { type CommonStoreOptions, EVENT_SELECT, type PreparedAlert, type PreparedEvent, type Row, SqlStore } from './sqlstore.ts';
 import { clickhouseDialect } from './sql.ts';
-import type { Store, StoredAlert, StoredEvent, TimeRange } from './types.ts';
+import { type PreparedSyscallEvent, SYSCALL_COLUMNS } from './syscall.ts';
+import type { RetentionPolicy, Store, StoredAlert, StoredEvent, StoredSyscallEvent, TimeRange } from './types.ts';
 
 export interface ClickHouseStoreOptions extends CommonStoreOptions {
   url: string;
@@ -75,6 +79,16 @@ const ALERTS_DDL = `CREATE TABLE IF NOT EXISTS alerts (
   event Nullable(String)
 ) ENGINE = ReplacingMergeTree PARTITION BY ${MONTH} ORDER BY (time_ns, id)`;
 
+const SYSCALL_EVENTS_DDL = `CREATE TABLE IF NOT EXISTS syscall_events (
+  time_ns Int64,
+  id String,
+  host String,
+${SYSCALL_COLUMNS.map((c) => `  ${c.column} Nullable(String),`).join('\n')}
+  labels Nullable(String),
+  lossy UInt8,
+  record String
+) ENGINE = ReplacingMergeTree PARTITION BY ${DAY} ORDER BY (time_ns, id)`;
+
 const n = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 
 function ident(s: string): string {
@@ -111,6 +125,7 @@ export class ClickHouseStore extends SqlStore implements Store {
     this.client = createClient({ ...base, database: db });
     await this.client.command({ query: EVENTS_DDL });
     await this.client.command({ query: ALERTS_DDL });
+    await this.client.command({ query: SYSCALL_EVENTS_DDL });
   }
 
   async close(): Promise<void> {
@@ -216,17 +231,38 @@ export class ClickHouseStore extends SqlStore implements Store {
     return fresh.length;
   }
 
-  async enforceRetention(policy: Parameters<Store['enforceRetention']>[0]): Promise<void> {
+  protected async insertSyscallEvents(rows: PreparedSyscallEvent[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    const have = await this.existing('syscall_events', ['id'], 'id', rows.map((r) => ({ timeNs: r.timeNs, key: r.id })));
+    const fresh = rows.filter((r) => !have.has(`${r.timeNs}\u0000${r.id}`));
+    if (fresh.length === 0) return 0;
+    const values = fresh.map((r) => {
+      const v: Record<string, unknown> = { time_ns: r.timeText, id: r.id, host: r.host };
+      for (const c of SYSCALL_COLUMNS) v[c.column] = n(r.cols[c.key]);
+      v.labels = n(r.labelsJson);
+      v.lossy = r.lossy ? 1 : 0;
+      v.record = r.record;
+      return v;
+    });
+    try {
+      await this.c().insert({ table: 'syscall_events', values, format: 'JSONEachRow' });
+    } catch (e) {
+      throw new Error(`store: ${this.where()}: ${firstLine(e)}`);
+    }
+    return fresh.length;
+  }
+
+  async enforceRetention(policy: RetentionPolicy): Promise<void> {
     const nowNs = BigInt(Date.now()) * 1_000_000n;
     const db = ident(this.opts.database);
-    for (const table of ['events', 'alerts'] as const) {
+    for (const table of ['events', 'alerts', 'syscall_events'] as const) {
       const p = policy[table];
       if (!p) continue;
       if (p.maxAgeMs !== undefined) {
         const cut = nowNs - BigInt(Math.floor(p.maxAgeMs)) * 1_000_000n;
         const parts = await this.query(
           `SELECT partition FROM system.parts WHERE database = '${db}' AND table = '${table}' AND active GROUP BY partition`);
-        const key = table === 'events' ? DAY : MONTH;
+        const key = table === 'alerts' ? MONTH : DAY;
         // Whole partitions entirely older than the cut go at once; the rest by a mutation.
         for (const part of parts) {
           if (!/^\d+$/.test(String(part.partition))) continue;

@@ -6,7 +6,8 @@
  * answer by construction; the SQL plan (sql.ts) only narrows which rows are looked at.
  */
 import { readFileSync } from 'node:fs';
-import { AuditEvent } from '../events/k8saudit.ts';
+import type { AuditEvent } from '../events/k8saudit.ts';
+import type { SyscallEvent } from '../events/syscall.ts';
 import { defaultTables } from '../engine/tables.ts';
 import type { Node } from '../rules/ast.ts';
 import { EvalContext, type Pred } from '../rules/compile.ts';
@@ -22,22 +23,31 @@ export class ConditionError extends Error {
   }
 }
 
-export interface CompiledCondition {
+export interface CompiledCondition<E = AuditEvent> {
   text: string;
   /** Expanded AST (macros inlined, lists substituted). */
   ast: Node;
   /** True when the event matches, exactly as a rule with this condition would fire. */
-  test(ev: AuditEvent): boolean;
+  test(ev: E): boolean;
+}
+
+/** The event each rules source's conditions are evaluated on. */
+export interface ConditionEvents {
+  k8s_audit: AuditEvent;
+  syscall: SyscallEvent;
 }
 
 const SEARCH_RULE = 'vigil search condition';
 
 /**
- * Compile `text` against the `k8s_audit` fields. `rulesFiles` lend their lists and macros
- * (their rules are compiled too and ignored). Throws ConditionError with a `condition:1:col`
- * diagnostic and a caret, or the rules file's own diagnostics.
+ * Compile `text` against the fields of `source` (`k8s_audit` by default, `syscall` for stored
+ * syscall events). `rulesFiles` lend their lists and macros (their rules are compiled too and
+ * ignored). Throws ConditionError with a `condition:1:col` diagnostic and a caret, or the
+ * rules file's own diagnostics.
  */
-export function compileCondition(text: string, rulesFiles: readonly string[] = []): CompiledCondition {
+export function compileCondition<S extends keyof ConditionEvents = 'k8s_audit'>(
+  text: string, rulesFiles: readonly string[] = [], source: S = 'k8s_audit' as S,
+): CompiledCondition<ConditionEvents[S]> {
   if (text.trim() === '') throw new ConditionError('condition: empty condition');
   // Parse alone first: a syntax error then points into the condition as typed.
   if (rulesFiles.length === 0) {
@@ -58,7 +68,7 @@ export function compileCondition(text: string, rulesFiles: readonly string[] = [
   }
   const quoted = JSON.stringify(text);
   const prefix = '  condition: ';
-  const yaml = `- rule: ${SEARCH_RULE}\n  desc: search\n  source: k8s_audit\n  priority: DEBUG\n  output: search\n${prefix}${quoted}\n`;
+  const yaml = `- rule: ${SEARCH_RULE}\n  desc: search\n  source: ${source}\n  priority: DEBUG\n  output: search\n${prefix}${quoted}\n`;
   const SEARCH_FILE = '<search>';
   files.push({ name: SEARCH_FILE, text: yaml });
   const res = loadRules(files, { tables: defaultTables() });
@@ -83,9 +93,16 @@ export function compileCondition(text: string, rulesFiles: readonly string[] = [
   return {
     text,
     ast: rule.ast,
-    test(ev: AuditEvent): boolean {
+    test(ev: ConditionEvents[S]): boolean {
       ctx.next();
-      return pred(ev, ctx);
+      if (source === 'k8s_audit') return pred(ev, ctx);
+      // As the engine does (engine.ts process): an evaluation that throws on a malformed
+      // event is no match.
+      try {
+        return pred(ev, ctx);
+      } catch {
+        return false;
+      }
     },
   };
 }

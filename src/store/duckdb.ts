@@ -20,6 +20,14 @@
  *   joined with U+001E and split by the queries, see `listExpr`); `string_split`/`unnest` of
  *   bound column texts.
  * Alerts are few and keyed by id: a staging table and `INSERT OR IGNORE` on a primary key.
+ * Syscall events (`syscall_events`, only with the sensor's `store_events: all`) can come by
+ * the thousand per second, so they take the audit events' cheap path: one rows file per
+ * write read by DuckDB's CSV reader (no per-value appender call; the record is one JSON line,
+ * whose control characters JSON escapes, so it cannot break a row). They keep their record as
+ * plain text (no raw blocks: records are short, a few hundred bytes of resolved values).
+ * Duplicates (a resent batch) are found by an anti-join limited to the batch's time span:
+ * the ids hash the time, and DuckDB's min/max zone maps on `time_ns` skip everything outside
+ * it, so no index is kept in memory (a primary key's ART index would grow with the table).
  * Writes go through one connection, one batch at a time; reads open their own connections,
  * so a long query never holds up ingestion.
  *
@@ -34,7 +42,8 @@ import { LIST_SEP } from './columns.ts';
 import { BlockCache, RAW_CODEC, RAW_SEP, decodeBlock, encodeBlock } from './rawblocks.ts';
 import { EVENT_SELECT, type CommonStoreOptions, type PreparedAlert, type PreparedEvent, type Row, SqlStore } from './sqlstore.ts';
 import { duckdbDialect } from './sql.ts';
-import type { Store, StoredAlert, StoredEvent } from './types.ts';
+import { type PreparedSyscallEvent, SYSCALL_COLUMNS, SYSCALL_SELECT } from './syscall.ts';
+import type { RetentionPolicy, Store, StoredAlert, StoredEvent, StoredSyscallEvent } from './types.ts';
 
 export interface DuckDBStoreOptions extends CommonStoreOptions {
   /** Database file (created with its folder); `:memory:` for a throwaway store. */
@@ -85,6 +94,13 @@ const EVENT_COLUMNS_DEF: ReadonlyArray<readonly [string, string, boolean]> = [
 const EVENT_COLUMNS_SQL = EVENT_COLUMNS_DEF.map(([n, t, nn]) => `${n} ${t}${nn ? ' NOT NULL' : ''}`).join(',\n  ');
 /** read_csv's `columns` argument for the rows file. */
 const CSV_COLUMNS = `{${EVENT_COLUMNS_DEF.map(([n, t]) => `'${n}': '${t}'`).join(', ')}}`;
+
+/** Columns of `syscall_events` in table order (SYSCALL_SELECT's). */
+const SYSCALL_COLUMNS_DEF: ReadonlyArray<readonly [string, string, boolean]> = SYSCALL_SELECT.map((c) => [
+  c, c === 'time_ns' ? 'BIGINT' : c === 'lossy' ? 'BOOLEAN' : 'VARCHAR', ['time_ns', 'id', 'host', 'lossy', 'record'].includes(c),
+] as const);
+const SYSCALL_COLUMNS_SQL = SYSCALL_COLUMNS_DEF.map(([n, t, nn]) => `${n} ${t}${nn ? ' NOT NULL' : ''}`).join(',\n  ');
+const SYSCALL_CSV_COLUMNS = `{${SYSCALL_COLUMNS_DEF.map(([n, t]) => `'${n}': '${t}'`).join(', ')}}`;
 
 const RAW_BLOCKS_SQL = `
   id BIGINT NOT NULL,
@@ -170,6 +186,19 @@ function csvLine(r: PreparedEvent, block: string, pos: number): string {
   return ROW.join(FS);
 }
 
+/** One line of the syscall rows file, in SYSCALL_COLUMNS_DEF order. */
+function syscallCsvLine(r: PreparedSyscallEvent): string {
+  const out = [r.timeText, r.id, r.host];
+  for (const c of SYSCALL_COLUMNS) out.push(o(r.cols[c.key]));
+  out.push(o(r.labelsJson), r.lossy ? 'true' : 'false', r.record);
+  return out.join(FS);
+}
+
+/** A host name or label could hold a separator: such text never reaches the rows file. */
+function csvSafe(s: string): string {
+  return s.replace(/[\u0000\n\r\u001d-\u001f]/g, '\ufffd');
+}
+
 /**
  * Keys of the events written lately. Every stored event at or after `coveredFrom` is in the
  * set (at open: after the newest stored event); forgetting a write moves the mark past it.
@@ -250,6 +279,7 @@ export class DuckDBStore extends SqlStore implements Store {
     await c.run(`CREATE TABLE IF NOT EXISTS events (\n  ${EVENT_COLUMNS_SQL})`);
     await c.run(`CREATE TABLE IF NOT EXISTS raw_blocks (${RAW_BLOCKS_SQL})`);
     await c.run(`CREATE TABLE IF NOT EXISTS alerts (${ALERT_COLUMNS_SQL}, PRIMARY KEY (id))`);
+    await c.run(`CREATE TABLE IF NOT EXISTS syscall_events (\n  ${SYSCALL_COLUMNS_SQL})`);
     await c.run(`INSERT OR IGNORE INTO vigil_meta VALUES ('schema_version', '${SCHEMA_VERSION}')`);
     await c.run(`CREATE TEMP TABLE IF NOT EXISTS staging_alerts (${stagingOf(ALERT_COLUMNS_SQL)})`);
     const [blk, newest] = (await c.runAndReadAll(`SELECT (SELECT max(id) FROM raw_blocks), (SELECT max(time_ns) FROM events)`)).getRowsJS()[0]!;
@@ -270,6 +300,7 @@ export class DuckDBStore extends SqlStore implements Store {
     this.instance = undefined;
     this.blocks.clear();
     rmSync(this.rowsFile, { force: true });
+    rmSync(this.rowsFile + '.syscall', { force: true });
   }
 
   private conn(): DuckDBConnection {
@@ -430,6 +461,27 @@ export class DuckDBStore extends SqlStore implements Store {
     return this.serial(() => this.insertAlerts(rows));
   }
 
+  protected async insertSyscallEvents(rows: PreparedSyscallEvent[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    let min = rows[0]!.timeNs;
+    let max = min;
+    const lines: string[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      if (r.timeNs < min) min = r.timeNs;
+      if (r.timeNs > max) max = r.timeNs;
+      r.host = csvSafe(r.host);
+      lines[i] = syscallCsvLine(r);
+    }
+    const file = this.rowsFile + '.syscall';
+    writeFileSync(file, lines.join('\n') + '\n');
+    const res = await this.conn().run(
+      `INSERT INTO syscall_events SELECT c.* FROM read_csv(${sqlString(file)}, header = false, delim = '${FS}', quote = '', escape = '', ` +
+      `nullstr = '${NUL}', new_line = '\\n', auto_detect = false, columns = ${SYSCALL_CSV_COLUMNS}) c ` +
+      `WHERE NOT EXISTS (SELECT 1 FROM syscall_events s WHERE s.time_ns BETWEEN ${min} AND ${max} AND s.id = c.id)`);
+    return res.rowsChanged;
+  }
+
   private async insertAlerts(rows: PreparedAlert[]): Promise<number> {
     const c = this.conn();
     const a = await c.createAppender('staging_alerts', 'main', 'temp');
@@ -470,15 +522,15 @@ export class DuckDBStore extends SqlStore implements Store {
   }
 
   /** Bytes a table occupies in the file (whole blocks). */
-  private async tableBytes(table: 'events' | 'alerts'): Promise<number> {
+  private async tableBytes(table: 'events' | 'alerts' | 'syscall_events'): Promise<number> {
     const rows = await this.exec(`SELECT count(DISTINCT block_id) AS blocks FROM pragma_storage_info('${table}') WHERE block_id IS NOT NULL AND block_id >= 0`);
     const size = await this.exec(`SELECT block_size FROM pragma_database_size()`);
     return Number(rows[0]?.blocks ?? 0) * Number(size[0]?.block_size ?? 262144);
   }
 
-  async enforceRetention(policy: Parameters<Store['enforceRetention']>[0]): Promise<void> {
+  async enforceRetention(policy: RetentionPolicy): Promise<void> {
     const nowNs = BigInt(Date.now()) * 1_000_000n;
-    for (const table of ['events', 'alerts'] as const) {
+    for (const table of ['events', 'alerts', 'syscall_events'] as const) {
       const p = policy[table];
       if (!p) continue;
       if (p.maxAgeMs !== undefined) {

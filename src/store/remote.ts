@@ -7,7 +7,7 @@ import { toJson } from './api.ts';
 import { ConditionError } from './condition.ts';
 import { StoreQueryError, decodeFields, encodeFields } from './sqlstore.ts';
 import type {
-  HistogramBucket, Page, SearchQuery, Store, StoredAlert, StoredEvent, TimeRange,
+  HistogramBucket, Page, SearchQuery, Store, StoredAlert, StoredEvent, StoredSyscallEvent, SyscallSearchQuery, TimeRange,
 } from './types.ts';
 
 /** An error answered by the server (the message is the server's). */
@@ -27,6 +27,11 @@ function big(v: unknown): bigint {
 function event(j: J): StoredEvent {
   const { time: _t, ...rest } = j;
   return { ...(rest as unknown as StoredEvent), timeNs: big(j.timeNs) };
+}
+
+function syscallEvent(j: J): StoredSyscallEvent {
+  const { time: _t, ...rest } = j;
+  return { ...(rest as unknown as StoredSyscallEvent), timeNs: big(j.timeNs) };
 }
 
 function alert(j: J): StoredAlert {
@@ -90,11 +95,11 @@ export class RemoteStore implements Store {
     return { from: r.fromNs.toString(), to: r.toNs.toString() };
   }
 
-  private searchBody(q: SearchQuery): J {
+  private searchBody(q: SearchQuery | SyscallSearchQuery): J {
     const b: J = { ...this.rangeBody(q.range), limit: q.limit, order: q.order ?? 'desc', bigint: 'tagged' };
     if (q.condition !== undefined) b.condition = q.condition;
     if (q.cursor !== undefined) b.cursor = q.cursor;
-    if (q.alerts) {
+    if ('alerts' in q && q.alerts) {
       if (q.alerts.rules) b.rule = q.alerts.rules;
       if (q.alerts.minPriority !== undefined) b.min_priority = String(q.alerts.minPriority);
       if (q.alerts.source !== undefined) b.source = q.alerts.source;
@@ -111,6 +116,17 @@ export class RemoteStore implements Store {
     if (batch.length === 0) return 0;
     const body = batch.map((a) => ({ ...a, timeNs: a.timeNs.toString(), outputFields: JSON.parse(encodeFields(a.outputFields)) as unknown }));
     return Number((await this.call('alerts', body)).written);
+  }
+
+  writeSyscallEvents(_batch: StoredSyscallEvent[]): Promise<number> {
+    return Promise.reject(new RemoteStoreError('syscall events are written by the server\'s sensor, not through the store API'));
+  }
+
+  async searchSyscallEvents(q: SyscallSearchQuery): Promise<Page<StoredSyscallEvent>> {
+    const j = await this.call('syscall_events', this.searchBody(q));
+    const page: Page<StoredSyscallEvent> = { items: (j.items as J[]).map(syscallEvent) };
+    if (typeof j.cursor === 'string') page.cursor = j.cursor;
+    return page;
   }
 
   async searchEvents(q: SearchQuery): Promise<Page<StoredEvent>> {

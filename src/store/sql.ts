@@ -100,11 +100,13 @@ function exactPlan(sql: Sql): Plan {
  * Plan a condition (an expanded AST: no macro references left) for the events table.
  * `qualify` turns a column name into its SQL reference (`e.verb`).
  */
-export function planCondition(n: Node, d: Dialect, qualify: (column: string) => string = (c) => c): Plan {
+export function planCondition(
+  n: Node, d: Dialect, qualify: (column: string) => string = (c) => c, columns: ReadonlyMap<string, PlanColumn> = COLUMN_BY_FIELD,
+): Plan {
   switch (n.kind) {
     case 'and':
     case 'or': {
-      const kids = n.children.map((c) => planCondition(c, d, qualify));
+      const kids = n.children.map((c) => planCondition(c, d, qualify, columns));
       const comb = n.kind === 'and' ? and : or;
       return {
         upper: comb(kids.map((k) => k.upper)),
@@ -113,21 +115,24 @@ export function planCondition(n: Node, d: Dialect, qualify: (column: string) => 
       };
     }
     case 'not': {
-      const k = planCondition(n.child, d, qualify);
+      const k = planCondition(n.child, d, qualify, columns);
       return { upper: not(k.lower), lower: not(k.upper), exact: k.exact };
     }
     case 'ident':
       return UNKNOWN;
     case 'check':
-      return planCheck(n, d, qualify);
+      return planCheck(n, d, qualify, columns);
   }
 }
 
-function columnOf(n: CheckNode): EventColumn | undefined {
+/** A typed column a check on a field can become (events: columns.ts; syscall events: syscall.ts). */
+export type PlanColumn = Pick<EventColumn, 'column' | 'kind'>;
+
+function columnOf(n: CheckNode, columns: ReadonlyMap<string, PlanColumn>): PlanColumn | undefined {
   const f = n.lhs;
   if (f.kind !== 'field') return undefined;
-  if (f.arg === undefined) return COLUMN_BY_FIELD.get(f.name);
-  if (f.name === 'vigil') return COLUMN_BY_FIELD.get('vigil.' + f.arg);
+  if (f.arg === undefined) return columns.get(f.name);
+  if (f.name === 'vigil') return columns.get('vigil.' + f.arg);
   return undefined;
 }
 
@@ -149,8 +154,8 @@ function intOf(s: string): number | undefined {
   return n >= -2147483648 && n <= 2147483647 ? n : undefined;
 }
 
-function planCheck(n: CheckNode, d: Dialect, qualify: (c: string) => string): Plan {
-  const c = columnOf(n);
+function planCheck(n: CheckNode, d: Dialect, qualify: (c: string) => string, columns: ReadonlyMap<string, PlanColumn>): Plan {
+  const c = columnOf(n, columns);
   if (c === undefined) return UNKNOWN;
   const col = qualify(c.column);
   const exists = d.notNull(col, c.kind);

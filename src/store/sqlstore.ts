@@ -11,13 +11,15 @@
  */
 import { createHash } from 'node:crypto';
 import { AuditEvent } from '../events/k8saudit.ts';
+import type { SyscallEvent } from '../events/syscall.ts';
 import { PRIORITIES, parsePriority } from '../rules/collector.ts';
 import { type CompiledCondition, compileCondition } from './condition.ts';
 import { DERIVED, EVENT_COLUMNS, type EventRow, LIST_SEP, eventColumnByName, eventRow, fieldExtractor } from './columns.ts';
 import { type Redactor, makeRedactor } from './redact.ts';
 import { type Dialect, type Plan, type Sql, and, not, or, planCondition, sqlText } from './sql.ts';
+import { type PreparedSyscallEvent, SYSCALL_PLAN_COLUMNS, SYSCALL_SELECT, prepareSyscallEvents, syscallEventFromRow, syscallEventOf } from './syscall.ts';
 import type {
-  AlertFilter, HistogramBucket, Page, SearchQuery, Store, StoredAlert, StoredEvent, TimeRange,
+  AlertFilter, HistogramBucket, Page, SearchQuery, Store, StoredAlert, StoredEvent, StoredSyscallEvent, SyscallSearchQuery, TimeRange,
 } from './types.ts';
 
 /** Bad input to a query (unknown column, malformed cursor): the message is for a person. */
@@ -173,6 +175,7 @@ export abstract class SqlStore implements Store {
   protected readonly eventSelect: readonly string[] = EVENT_SELECT;
   protected readonly rulesFiles: readonly string[];
   private readonly conditions = new Map<string, CompiledCondition>();
+  private readonly syscallConditions = new Map<string, CompiledCondition<SyscallEvent>>();
 
   constructor(opts: CommonStoreOptions) {
     this.redact = makeRedactor({ extraPointers: opts.redactPointers });
@@ -184,6 +187,14 @@ export abstract class SqlStore implements Store {
   abstract close(): Promise<void>;
   abstract writeEvents(batch: StoredEvent[]): Promise<number>;
   abstract writeAlerts(batch: StoredAlert[]): Promise<number>;
+  /** Write syscall events (prepared here, written by the backend one batch at a time). */
+  writeSyscallEvents(batch: StoredSyscallEvent[]): Promise<number> {
+    if (batch.length === 0) return Promise.resolve(0);
+    const rows = prepareSyscallEvents(batch);
+    return this.serial(() => this.insertSyscallEvents(rows));
+  }
+
+  protected abstract insertSyscallEvents(rows: PreparedSyscallEvent[]): Promise<number>;
   abstract enforceRetention(policy: Parameters<Store['enforceRetention']>[0]): Promise<void>;
   /** Run a read query; rows as plain objects (bigint or decimal text for 64-bit integers). */
   protected abstract query(sql: string): Promise<Row[]>;
@@ -380,6 +391,49 @@ export abstract class SqlStore implements Store {
         if (cond && !cond.test(SqlStore.auditEvent(ev))) continue;
         items.push(ev);
         // A full page always carries a cursor; the page after it may turn out empty.
+        if (items.length === limit) return { items, cursor: encodeCursor(cursor) };
+      }
+      if (rows.length < chunk) return { items };
+      chunk = Math.min(chunk * 4, 10_000);
+    }
+  }
+
+  /**
+   * Syscall events: the time range and the checks on typed columns narrow in SQL (an upper
+   * bound, sql.ts, with the syscall columns); the compiled condition decides on every record,
+   * so the answer is a replay's. Rows marked lossy are always decided on their record.
+   */
+  async searchSyscallEvents(q: SyscallSearchQuery): Promise<Page<StoredSyscallEvent>> {
+    let cond: CompiledCondition<SyscallEvent> | undefined;
+    if (q.condition !== undefined && q.condition.trim() !== '') {
+      cond = this.syscallConditions.get(q.condition);
+      if (!cond) {
+        cond = compileCondition(q.condition, this.rulesFiles, 'syscall');
+        if (this.syscallConditions.size > 200) this.syscallConditions.clear();
+        this.syscallConditions.set(q.condition, cond);
+      }
+    }
+    const d = this.dialect;
+    const plan = cond ? planCondition(cond.ast, d, (col) => `s.${col}`, SYSCALL_PLAN_COLUMNS) : undefined;
+    const desc = q.order !== 'asc';
+    const cmp = desc ? '<' : '>';
+    const dir = desc ? 'DESC' : 'ASC';
+    const base = and([this.rangeSql(q.range, 's'), plan ? or([d.isTrue('s.lossy'), plan.upper]) : true]);
+    let cursor = q.cursor ? decodeCursor(q.cursor, 1) : undefined;
+    const limit = Math.max(1, Math.floor(q.limit));
+    const items: StoredSyscallEvent[] = [];
+    let chunk = Math.min(Math.max(limit + 1, cond ? 200 : 0), 10_000);
+    for (;;) {
+      const after: Sql = cursor ? `(s.time_ns ${cmp} ${cursor.t} OR (s.time_ns = ${cursor.t} AND s.id ${cmp} ${d.str(cursor.k[0]!)}))` : true;
+      const where = and([base, after]);
+      if (where === false) return { items };
+      const rows = await this.query(
+        `SELECT ${this.selectList(SYSCALL_SELECT, 's')} FROM syscall_events s WHERE ${this.lit(where)} ORDER BY s.time_ns ${dir}, s.id ${dir} LIMIT ${chunk}`);
+      for (const r of rows) {
+        const e = syscallEventFromRow(r);
+        cursor = { t: e.timeNs, k: [e.id!] };
+        if (cond && !cond.test(syscallEventOf(e))) continue;
+        items.push(e);
         if (items.length === limit) return { items, cursor: encodeCursor(cursor) };
       }
       if (rows.length < chunk) return { items };

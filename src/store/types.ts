@@ -63,7 +63,58 @@ export interface StoredAlert {
   event?: Record<string, unknown>;
 }
 
+/**
+ * A syscall event as stored (`syscall_events`, when the syscall source has `store_events:
+ * all`): the record `vigil sensor --record` writes, plus typed columns derived from it for
+ * what people filter on. Syscall events that raise an alert are also stored with the alert
+ * (`StoredAlert.event`), whatever `store_events` says.
+ */
+export interface StoredSyscallEvent {
+  /**
+   * Stable identity: a hash of host, time, thread id and event number (syscallEventId), so a
+   * retried batch is stored once. Computed on write when absent.
+   */
+  id?: string;
+  /** ns since the epoch. */
+  timeNs: bigint;
+  /** The machine the sensor ran on. */
+  host: string;
+  /** The source's labels (`cluster`, `region`, `team`, others); `vigil.<label>` in conditions. */
+  labels?: Record<string, string>;
+  /**
+   * The recorded event: `{"time": "<ns>", "fields": {...}, "bigint"?: [...]}` as `vigil sensor
+   * --record` writes it (encodeRecordedEvent), replayable with `vigil replay --source syscall`.
+   */
+  record: Record<string, unknown>;
+  /* Typed columns, derived from `record` on write (the values the field table reads there). */
+  evtType?: string;
+  procName?: string;
+  procExepath?: string;
+  procExe?: string;
+  procCmdline?: string;
+  userName?: string;
+  containerId?: string;
+  k8sNsName?: string;
+  k8sPodName?: string;
+  fdName?: string;
+}
+
 export interface TimeRange { fromNs: bigint; toNs: bigint }
+
+/** A search of stored syscall events: `condition` over the `syscall` fields. */
+export interface SyscallSearchQuery {
+  range: TimeRange;
+  /** A condition in the rules language over the `syscall` fields; empty = everything. */
+  condition?: string;
+  limit: number;
+  cursor?: string;
+  order?: 'desc' | 'asc';
+}
+
+/** Age and size limits of one table. */
+export interface TableRetention { maxAgeMs?: number; maxBytes?: number }
+
+export interface RetentionPolicy { events?: TableRetention; alerts?: TableRetention; syscall_events?: TableRetention }
 
 export interface SearchQuery {
   range: TimeRange;
@@ -102,6 +153,13 @@ export interface Store {
   /** Idempotent batch writes; resolve once the batch is durable. Return how many were new. */
   writeEvents(batch: StoredEvent[]): Promise<number>;
   writeAlerts(batch: StoredAlert[]): Promise<number>;
+  /** Idempotent (by `id`) batch write of syscall events; returns how many were new. */
+  writeSyscallEvents(batch: StoredSyscallEvent[]): Promise<number>;
+  /**
+   * Stored syscall events matching a condition over the `syscall` fields, newest first: the
+   * events a rule with this condition would fire on when their records are replayed.
+   */
+  searchSyscallEvents(q: SyscallSearchQuery): Promise<Page<StoredSyscallEvent>>;
   searchEvents(q: SearchQuery): Promise<Page<StoredEvent>>;
   searchAlerts(q: SearchQuery): Promise<Page<StoredAlert>>;
   /**
@@ -120,6 +178,6 @@ export interface Store {
   getEvent(auditId: string, stage?: string): Promise<StoredEvent | undefined>;
   getAlert(id: string): Promise<StoredAlert | undefined>;
   /** Delete what is older than `maxAgeMs` or beyond `maxBytes`, per table. */
-  enforceRetention(policy: { events?: { maxAgeMs?: number; maxBytes?: number }; alerts?: { maxAgeMs?: number; maxBytes?: number } }): Promise<void>;
+  enforceRetention(policy: RetentionPolicy): Promise<void>;
   counts(): Promise<{ events: number; alerts: number }>;
 }

@@ -6,25 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { spawnRun, stopRun, waitFor } from './run-child.ts';
 import { canRunSensor } from '../../src/sources/syscall/runtime.ts';
-import { projectRoot, skipOrFail } from '../helpers.ts';
+import { skipOrFail } from '../helpers.ts';
 import { auditEvent, startTestService, tmpDir } from '../harness.ts';
-
-const BIN = path.join(projectRoot, 'bin', 'vigil.mjs');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, get: () => Promise<T | undefined>, ms: number, why: () => string = () => ''): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await get();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}\n${why()}`);
-    await sleep(200);
-  }
-}
 
 interface Readyz { ready: boolean; sources: Record<string, { ok: boolean; state: string; why?: string; events: number }> }
 
@@ -58,13 +46,10 @@ test('vigil run with the sensor enabled stores the alert of a real `cat /etc/sha
     'sources: [{ type: syscall, labels: { cluster: lab } }, { type: k8s_audit_webhook }]',
     'outputs: [{ type: file, name: archive, path: alerts.jsonl }]', '',
   ].join('\n'));
-  let stderr = '';
-  const child: ChildProcess = spawn(process.execPath, [BIN, 'run', '--config', cfgFile], { stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-100_000); });
-  const log = () => stderr;
+  const { child, log } = spawnRun(cfgFile);
   try {
     const url = await waitFor('server.json', async () => {
-      if (child.exitCode !== null) throw new Error(`vigil run exited with ${child.exitCode}:\n${stderr}`);
+      if (child.exitCode !== null) throw new Error(`vigil run exited with ${child.exitCode}:\n${log()}`);
       try {
         const info = JSON.parse(readFileSync(path.join(dir, 'server.json'), 'utf8')) as { pid: number; url: string };
         return info.pid === child.pid ? info.url : undefined;
@@ -74,7 +59,7 @@ test('vigil run with the sensor enabled stores the alert of a real `cat /etc/sha
     const ready = await waitFor('the sensor to run', async () => {
       const r = JSON.parse(await (await fetch(url + '/readyz')).text()) as Readyz;
       const s = r.sources.syscall!;
-      if (s.state === 'unavailable' || s.state === 'stopped') throw new Error(`sensor ${s.state}: ${s.why ?? ''}\n${stderr}`);
+      if (s.state === 'unavailable' || s.state === 'stopped') throw new Error(`sensor ${s.state}: ${s.why ?? ''}\n${log()}`);
       return s.state === 'running' ? r : undefined;
     }, 300_000, log);
     assert.equal(ready.sources.syscall!.ok, true);
@@ -95,7 +80,7 @@ test('vigil run with the sensor enabled stores the alert of a real `cat /etc/sha
         const j = (await res.json()) as { items: Stored[] };
         last = j.items;
         return j.items.find((a) => shells.has(Number(a.event?.fields['proc.ppid'])));
-      }, 120_000, () => `our shells: ${[...shells].join(' ')}; credential reads stored: ${JSON.stringify(last.map((a) => [a.event?.fields['proc.pid'], a.event?.fields['proc.ppid'], a.event?.fields['proc.cmdline']]))}\n${stderr}`);
+      }, 120_000, () => `our shells: ${[...shells].join(' ')}; credential reads stored: ${JSON.stringify(last.map((a) => [a.event?.fields['proc.pid'], a.event?.fields['proc.ppid'], a.event?.fields['proc.cmdline']]))}\n${log()}`);
     } finally {
       clearInterval(reader);
     }
@@ -119,14 +104,7 @@ test('vigil run with the sensor enabled stores the alert of a real `cat /etc/sha
     assert.match(metrics, /^vigil_sensor_events_total\{source="syscall"\} [1-9]/m);
     assert.match(metrics, /^vigil_rule_matches_total\{rule="Vigil Credential File Read"\} [1-9]/m);
   } finally {
-    if (child.exitCode === null) {
-      const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-      child.kill('SIGTERM');
-      const k = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      const code = await exited;
-      clearTimeout(k);
-      assert.equal(code, 0, stderr);
-    }
+    assert.equal(await stopRun(child), 0, log());
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -305,3 +305,58 @@ test('webhook: requests past max_inflight_requests get 429 before their body is 
     await t.stop();
   }
 });
+
+test('webhook: past pipeline.max_inflight_body_bytes, requests get 503 with Retry-After before their body is read', async () => {
+  const { request } = await import('node:http');
+  const MiB = 1024 * 1024;
+  const t = await startTestService({ pipeline: { max_inflight_body_bytes: MiB } });
+  const u = new URL(t.svc.url);
+  // A body of ~900 KiB, declared, whose last bytes are held back: it holds most of the budget.
+  const evs: string[] = [];
+  let size = 2;
+  while (size < 900 * 1024) { const s = JSON.stringify(auditEvent()); evs.push(s); size += s.length + 1; }
+  const text = Buffer.from('[' + evs.join(',') + ']');
+  let slow: import('node:http').ClientRequest | undefined;
+  try {
+    const done = new Promise<number>((resolve, reject) => {
+      slow = request({ host: u.hostname, port: u.port, path: '/k8s-audit', method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': String(text.length) } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      slow.on('error', reject);
+      slow.write(text.subarray(0, text.length - 10));
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    const big = JSON.stringify(Array.from({ length: 400 }, () => auditEvent()));
+    assert.ok(big.length > 200 * 1024);
+    const r = await t.post('/k8s-audit', big);
+    assert.equal(r.status, 503, r.body);
+    assert.equal(r.headers.get('retry-after'), '1');
+    assert.match(r.body, /max_inflight_body_bytes/);
+    assert.equal((await t.post('/k8s-audit', JSON.stringify(auditEvent()))).status, 200, 'a small body still fits');
+    slow!.end(text.subarray(text.length - 10));
+    assert.equal(await done, 200);
+    assert.equal((await t.post('/k8s-audit', big)).status, 200, 'the budget is free again');
+    assert.match((await t.get('/metrics')).body, /vigil_source_rejected_total\{source="k8s_audit_webhook",reason="overloaded"\} 1/);
+  } finally {
+    slow?.destroy();
+    await t.stop();
+  }
+});
+
+test('service: with auth_token set, the live feed needs it (Bearer header or ?token=)', async () => {
+  const t = await startTestService({ auth_token: 's3cret' });
+  try {
+    assert.equal((await t.get('/api/live')).status, 401);
+    assert.equal((await t.get('/api/live?token=wrong')).status, 401);
+    for (const init of [{ headers: { Authorization: 'Bearer s3cret' } }, {}]) {
+      const ctl = new AbortController();
+      const res = await fetch(t.svc.url + (init.headers ? '/api/live' : '/api/live?token=s3cret'), { ...init, signal: ctl.signal });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-type'), 'text/event-stream');
+      ctl.abort();
+    }
+  } finally {
+    await t.stop();
+  }
+});

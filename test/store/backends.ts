@@ -13,7 +13,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { storeApiHandler } from '../../src/store/api.ts';
 import { RemoteStore } from '../../src/store/remote.ts';
-import type { Store, StoredEvent } from '../../src/store/types.ts';
+import type { Store, StoredEvent, StoredSyscallEvent } from '../../src/store/types.ts';
 import { skipOrFail } from '../helpers.ts';
 import { type ClickHouseServer, clickhouseCommand, startClickHouse } from './clickhouse-server.ts';
 
@@ -28,6 +28,9 @@ class RemoteTestStore extends RemoteStore {
   }
   override writeEvents(batch: StoredEvent[]): Promise<number> {
     return this.inner.writeEvents(batch);
+  }
+  override writeSyscallEvents(batch: StoredSyscallEvent[]): Promise<number> {
+    return this.inner.writeSyscallEvents(batch);
   }
   override enforceRetention(p: Parameters<Store['enforceRetention']>[0]): Promise<void> {
     return this.inner.enforceRetention(p);

@@ -16,7 +16,12 @@
  * - The status means: 200 every record is durably spooled; 400 some or all records were bad
  *   (the good ones are spooled; the body lists the reasons); 401 bad token; 413 body too large;
  *   415 a content type or encoding we cannot read; 429 the detector or storage is behind
- *   (Retry-After); 503 the spool is full or Vigil is stopping (Retry-After).
+ *   (Retry-After); 503 the spool is full, Vigil is stopping, or the bodies of the requests in
+ *   progress already take `pipeline.max_inflight_body_bytes` (Retry-After).
+ * - Memory: a body is held whole while it is decoded and spooled. Bodies in flight, all webhook
+ *   sources together, are bounded by one BodyBudget: a request whose declared length does not
+ *   fit is refused before its body is read, and one that outgrows it while being read
+ *   (chunked, gzip) is cut off with the same 503.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -31,10 +36,22 @@ import { webhookTelemetry } from './telemetry.ts';
 const MEDIA_TYPES = new Set(['', 'application/json', 'application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/json-lines', 'application/jsonlines', 'application/x-json-stream', 'text/plain']);
 const CLUSTER = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,252}$/;
 
+/**
+ * Bytes of request bodies held at once by the webhook sources that share it (decompressed, as
+ * read). One request may always proceed alone, so a body up to `max_body_bytes` is never
+ * refused for the budget's sake.
+ */
+export class BodyBudget {
+  used = 0;
+  constructor(readonly maxBytes: number) {}
+}
+
 export interface WebhookDeps {
   name: string;
   cfg: K8sAuditWebhookConfig;
   authToken?: string;
+  /** Shared by every webhook source; none: only `max_inflight_requests` × `max_body_bytes` bound them. */
+  bodyBudget?: BodyBudget;
   pipeline: Pipeline;
   telemetry: Telemetry;
   log: Logger;
@@ -79,15 +96,40 @@ export class K8sAuditWebhook {
     if (this.inflight >= cfg.max_inflight_requests) {
       this.refuse(429, 'overloaded', `too many requests in progress (${this.inflight}): retry later`, { 'Retry-After': '1' });
     }
+    // Reserve the declared length now (compressed bodies grow as they are read, below).
+    const budget = this.d.bodyBudget;
+    const declared = Number(req.headers['content-length']);
+    const held = { bytes: Number.isFinite(declared) && declared > 0 ? Math.min(declared, cfg.max_body_bytes) : 0 };
+    if (budget && budget.used > 0 && budget.used + held.bytes > budget.maxBytes) {
+      this.refuse(503, 'overloaded', `request bodies in progress already take ${budget.used} bytes (max_inflight_body_bytes ${budget.maxBytes}): retry later`, { 'Retry-After': '1' });
+    }
+    if (budget) budget.used += held.bytes;
     this.inflight++;
     try {
-      await this.take(req, res, rest);
+      await this.take(req, res, rest, held);
     } finally {
       this.inflight--;
+      if (budget) budget.used -= held.bytes;
     }
   }
 
-  private async take(req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> {
+  /** Counts a body's bytes as they are read against the shared budget; throws 503 past it. */
+  private budgetChunks(held: { bytes: number }): ((n: number) => void) | undefined {
+    const budget = this.d.bodyBudget;
+    if (!budget) return undefined;
+    let read = 0;
+    return (n) => {
+      read += n;
+      if (read <= held.bytes) return;
+      budget.used += read - held.bytes;
+      held.bytes = read;
+      if (budget.used > budget.maxBytes && budget.used > held.bytes) {
+        throw new HttpError(503, `request bodies in progress take over max_inflight_body_bytes (${budget.maxBytes}): retry later`, { 'Retry-After': '1' });
+      }
+    };
+  }
+
+  private async take(req: IncomingMessage, res: ServerResponse, rest: string, held: { bytes: number }): Promise<void> {
     const cfg = this.d.cfg;
     let cluster: string | undefined;
     if (rest !== '') {
@@ -102,10 +144,11 @@ export class K8sAuditWebhook {
     }
     let body: Buffer;
     try {
-      body = await readBody(req, cfg.max_body_bytes);
+      body = await readBody(req, cfg.max_body_bytes, this.budgetChunks(held));
     } catch (e) {
       const he = e as HttpError;
-      this.refuse(he.status ?? 400, he.status === 413 ? 'too_large' : he.status === 415 ? 'unsupported_media_type' : 'bad_body', he.message);
+      const reason = he.status === 413 ? 'too_large' : he.status === 415 ? 'unsupported_media_type' : he.status === 503 ? 'overloaded' : 'bad_body';
+      this.refuse(he.status ?? 400, reason, he.message, he.headers);
     }
     const origin = `POST ${req.url ?? cfg.path} from ${remote(req)}`;
     const dec = decodeWebhookBody(body.toString('utf8'), origin);

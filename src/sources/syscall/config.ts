@@ -23,6 +23,13 @@ export const syscallSensorConfig = z.strictObject({
   dns_names: z.array(z.string().min(1)).default(DEFAULT_DNS_NAMES)
     .describe('Host names resolved every minute so that fd.sip.name and the like can name addresses (as libsinsp does).'),
   mount_tracefs: z.boolean().default(true).describe('Mount tracefs at /sys/kernel/tracing when it is missing.'),
+  store_events: z.enum(['none', 'alerts', 'all']).default('alerts')
+    .describe('Which syscall events are stored. `alerts`: an event that raises an alert is stored with the alert (`StoredAlert.event`), nothing else. `all`: also every event the sensor produces, in the `syscall_events` table (searchable with `vigil search --syscall`; retention `storage.retention.syscall_events`), written in batches off the sensor\'s path: when storage falls behind, events are dropped and counted (`vigil_syscall_store_dropped_total`), never waited for. `none`: nothing; alerts are stored without their event.'),
+  store_batch_max_events: z.number().int().min(1).default(5000).describe('With `store_events: all`: most syscall events written to storage in one batch.'),
+  store_queue_max_events: z.number().int().min(1000).default(100_000)
+    .describe('With `store_events: all`: syscall events waiting for storage; beyond it new events are dropped (counted, logged) rather than slow the sensor.'),
+  restart_max_backoff_ms: z.number().int().min(100).default(60_000)
+    .describe('When bpftrace dies after it started, the sensor is restarted after 1 s, doubling up to this, reset after 5 minutes of running.'),
   labels: labelsSchema,
 });
 

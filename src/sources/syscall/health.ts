@@ -3,8 +3,13 @@ import type { SensorStats } from './runtime.ts';
 
 export interface SensorHealth {
   ok: boolean;
-  state: 'starting' | 'running' | 'stopped' | 'unavailable';
+  /** `restarting`: bpftrace died and the sensor starts again after a backoff (`vigil run`). */
+  state: 'starting' | 'running' | 'restarting' | 'stopped' | 'unavailable';
   why?: string;
+  /** Times the sensor was started again after bpftrace died (`vigil run`). */
+  restarts?: number;
+  /** `store_events: all`: events written to storage, dropped (storage behind or failing), waiting. */
+  stored?: { events: number; dropped: number; queued: number };
   events: number;
   drops: number;
   processes: number;
