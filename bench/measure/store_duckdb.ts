@@ -84,7 +84,7 @@ try {
   results.push({
     name: 'store.duckdb.insert.events_per_s', value: round(inserted / ((insertMs + ckptMs) / 1000)), unit: 'events/s',
     note: `${inserted} events through Store.writeEvents in batches of ${BATCH} (toStoredEvent + redaction + columns + append + dedup), ` +
-      `the final checkpoint included; raw text as received; excludes reading and JSON.parse; DuckDB on its own threads (${os.cpus().length} CPUs); ` +
+      `the final checkpoint included; raw text as received; excludes reading and JSON.parse; DuckDB with ${Math.max(1, os.availableParallelism() - 1)} worker thread(s) on ${os.cpus().length} CPUs (the store's default); ` +
       `CPU time (all threads, checkpoint excluded) ${round(cpuUs / inserted, 1)} µs per event`,
   });
 

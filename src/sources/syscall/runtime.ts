@@ -24,6 +24,7 @@ import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, w
 import os from 'node:os';
 import path from 'node:path';
 import type { SyscallEvent } from '../../events/syscall.ts';
+import { usedSyscallFields } from '../../fields/syscall/table.ts';
 import { ContainerRegistry } from './container.ts';
 import { criLookup } from './cri.ts';
 import { AddressNames, DEFAULT_DNS_NAMES } from './dns.ts';
@@ -65,8 +66,11 @@ export interface SensorOptions {
   dnsNames?: string[];
   /**
    * Bytes of a new program's environment read in the kernel at exec (proc.env), in 200-byte
-   * chunks (default and most 4,000; 0: none). A longer environment is completed from
-   * /proc/<pid>/environ while the process runs.
+   * chunks (at most 4,000; 0: none). A longer environment is completed from
+   * /proc/<pid>/environ while the process runs. Default: 4,000 when a loaded rule reads
+   * `proc.env` or `proc.aenv` (condition or output), else 0 — the capture costs up to 20
+   * records per exec (an exec storm with it: ~28,000 kernel drops; Falco's stable rules
+   * do not read the environment, only incubating ones do).
    */
   envCaptureBytes?: number;
 }
@@ -175,12 +179,17 @@ function childCpuSeconds(pid: number | undefined): number {
   }
 }
 
+/** Whether a rule loaded in this process reads the environment (fields resolved so far). */
+export function rulesReadEnvironment(): boolean {
+  return usedSyscallFields().some((f) => /^proc\.a?env(\[|$)/.test(f));
+}
+
 export function startSensor(opts: SensorOptions = {}): Sensor {
   const log = opts.log ?? (() => {});
   const can = canRunSensor({ bpftracePath: opts.bpftracePath, mountTracefs: opts.mountTracefs });
   if (!can.ok) throw new Error(can.why);
   const kernel = probeKernel(can.tracefs!);
-  const envBytes = opts.envCaptureBytes ?? ENV_CHUNKS * STRLEN;
+  const envBytes = opts.envCaptureBytes ?? (rulesReadEnvironment() ? ENV_CHUNKS * STRLEN : 0);
   if (!Number.isFinite(envBytes) || envBytes < 0 || envBytes > MAX_ENV_CHUNKS * STRLEN) {
     throw new Error(`envCaptureBytes must be between 0 and ${MAX_ENV_CHUNKS * STRLEN} (got ${envBytes})`);
   }
