@@ -2,8 +2,10 @@
  * The embedded backend: one DuckDB file under the data directory (`<data>/vigil.duckdb`).
  *
  * Writes, measured and chosen (bench/measure/store_duckdb.ts):
- * - The raw events of a write go into one compressed block (rawblocks.ts, one row of
- *   `raw_blocks`); each event row points at its text. DuckDB's VARCHAR path for ~860-byte
+ * - The raw events of a write go into one compressed block (rawblocks.ts), appended to a
+ *   segment file beside the database (`<db>.raw/`; `raw_blocks` says where each block is:
+ *   a BLOB column made every checkpoint rewrite all blocks stored so far); each event row
+ *   points at its text. DuckDB's VARCHAR path for ~860-byte
  *   JSON texts was the single largest cost of a write (WAL copy, then compression at
  *   checkpoint), and its files were four times larger.
  * - The typed columns reach DuckDB as one text file per write (fields separated by U+001F,
@@ -34,12 +36,12 @@
  * DuckDB allows one writing process per file: while `vigil run` holds it, the CLI goes through
  * the server's API (see locate.ts).
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { LIST_SEP } from './columns.ts';
-import { BlockCache, RAW_CODEC, RAW_SEP, decodeBlock, encodeBlock } from './rawblocks.ts';
+import { BlockCache, type BlockPlace, RAW_CODEC, RAW_SEP, SegmentFiles, decodeBlock, encodeBlock } from './rawblocks.ts';
 import { EVENT_SELECT, type CommonStoreOptions, type PreparedAlert, type PreparedEvent, type Row, SqlStore } from './sqlstore.ts';
 import { duckdbDialect } from './sql.ts';
 import { type PreparedSyscallEvent, SYSCALL_COLUMNS, SYSCALL_SELECT } from './syscall.ts';
@@ -60,11 +62,13 @@ export interface DuckDBStoreOptions extends CommonStoreOptions {
   memoryLimit?: string;
   /** DuckDB's worker threads (default: one less than the CPUs, at least 1). */
   threads?: number;
+  /** Size past which a new raw segment file is started (default 256 MiB). */
+  rawSegmentMaxBytes?: number;
   /** Keys of recently written events kept for de-duplication without a read (default 100,000). */
   recentKeys?: number;
 }
 
-const SCHEMA_VERSION = '2';
+const SCHEMA_VERSION = '3';
 
 /** Columns of `events` in table order: [name, SQL type, NOT NULL]. */
 const EVENT_COLUMNS_DEF: ReadonlyArray<readonly [string, string, boolean]> = [
@@ -108,7 +112,9 @@ const RAW_BLOCKS_SQL = `
   t_max BIGINT NOT NULL,
   n INTEGER NOT NULL,
   codec VARCHAR NOT NULL,
-  data BLOB NOT NULL`;
+  segment INTEGER NOT NULL,
+  seg_offset BIGINT NOT NULL,
+  seg_length INTEGER NOT NULL`;
 
 const ALERT_COLUMNS_SQL = `
   id VARCHAR NOT NULL,
@@ -242,6 +248,8 @@ export class DuckDBStore extends SqlStore implements Store {
   private nextBlock = 0n;
   private recent = new RecentKeys(100_000, MIN_NS);
   private readonly blocks = new BlockCache(8);
+  /** The compressed raw blocks' bytes (`<db>.raw/`). */
+  private segments?: SegmentFiles;
   /** The rows file handed to DuckDB's CSV reader (rewritten by every write). */
   private rowsFile = '';
 
@@ -269,6 +277,9 @@ export class DuckDBStore extends SqlStore implements Store {
     this.rowsFile = memory
       ? path.join(os.tmpdir(), `vigil-duckdb-${process.pid}-${Math.random().toString(36).slice(2)}.rows`)
       : path.resolve(this.opts.path) + '.rows';
+    this.segments = new SegmentFiles(memory
+      ? path.join(os.tmpdir(), `vigil-duckdb-${process.pid}-${Math.random().toString(36).slice(2)}.raw`)
+      : path.resolve(this.opts.path) + '.raw', this.opts.rawSegmentMaxBytes);
     const c = await this.instance.connect();
     this.writer = c;
     await c.run(`CREATE TABLE IF NOT EXISTS vigil_meta (key VARCHAR PRIMARY KEY, value VARCHAR)`);
@@ -284,6 +295,7 @@ export class DuckDBStore extends SqlStore implements Store {
     await c.run(`CREATE TEMP TABLE IF NOT EXISTS staging_alerts (${stagingOf(ALERT_COLUMNS_SQL)})`);
     const [blk, newest] = (await c.runAndReadAll(`SELECT (SELECT max(id) FROM raw_blocks), (SELECT max(time_ns) FROM events)`)).getRowsJS()[0]!;
     this.nextBlock = blk === null || blk === undefined ? 0n : BigInt(blk as bigint) + 1n;
+    this.segments.openForAppend();
     this.recent = new RecentKeys(this.opts.recentKeys ?? 100_000, newest === null || newest === undefined ? MIN_NS : BigInt(newest as bigint) + 1n);
   }
 
@@ -299,6 +311,8 @@ export class DuckDBStore extends SqlStore implements Store {
     this.writer = undefined;
     this.instance = undefined;
     this.blocks.clear();
+    this.segments?.close();
+    if (this.opts.path === ':memory:' && this.segments) rmSync(this.segments.dir, { recursive: true, force: true });
     rmSync(this.rowsFile, { force: true });
     rmSync(this.rowsFile + '.syscall', { force: true });
   }
@@ -338,10 +352,10 @@ export class DuckDBStore extends SqlStore implements Store {
       }
     }
     if (missing.size) {
-      const found = (await c.runAndReadAll(`SELECT id, codec, data FROM raw_blocks WHERE id IN (${[...missing].join(', ')})`)).getRowObjectsJS();
+      const found = (await c.runAndReadAll(`SELECT id, codec, segment, seg_offset, seg_length FROM raw_blocks WHERE id IN (${[...missing].join(', ')})`)).getRowObjectsJS();
       await Promise.all(found.map(async (f) => {
         const id = BigInt(f.id as bigint);
-        const texts = await decodeBlock(f.data as Uint8Array, String(f.codec));
+        const texts = await decodeBlock(this.readBlock(f), String(f.codec));
         local.set(id, texts);
         this.blocks.set(id, texts);
       }));
@@ -368,11 +382,15 @@ export class DuckDBStore extends SqlStore implements Store {
 
   /** Every stored raw text, decompressed (tests look for values that must not be there). */
   async *rawTexts(): AsyncGenerator<string> {
-    const ids = await this.exec('SELECT id FROM raw_blocks ORDER BY id');
-    for (const { id } of ids) {
-      const [b] = await this.exec(`SELECT codec, data FROM raw_blocks WHERE id = ${String(id)}`);
-      if (b) yield* await decodeBlock(b.data as Uint8Array, String(b.codec));
-    }
+    const blocks = await this.exec('SELECT id, codec, segment, seg_offset, seg_length FROM raw_blocks ORDER BY id');
+    for (const b of blocks) yield* await decodeBlock(this.readBlock(b), String(b.codec));
+  }
+
+  /** The bytes of a block, from its `raw_blocks` row. */
+  private readBlock(r: Row): Buffer {
+    if (!this.segments) throw new Error('store: not open');
+    const place: BlockPlace = { segment: Number(r.segment), offset: Number(r.seg_offset), length: Number(r.seg_length) };
+    return this.segments.read(place);
   }
 
   writeEvents(batch: StoredEvent[]): Promise<number> {
@@ -437,14 +455,9 @@ export class DuckDBStore extends SqlStore implements Store {
     try {
       await c.run(`INSERT INTO events SELECT * FROM read_csv(${sqlString(this.rowsFile)}, header = false, delim = '${FS}', quote = '', escape = '', ` +
         `nullstr = '${NUL}', new_line = '\\n', auto_detect = false, columns = ${CSV_COLUMNS})`);
-      const st = await c.prepare('INSERT INTO raw_blocks VALUES ($1, $2, $3, $4, $5, $6)');
-      st.bindBigInt(1, block);
-      st.bindBigInt(2, tMin);
-      st.bindBigInt(3, tMax);
-      st.bindInteger(4, fresh.length);
-      st.bindVarchar(5, RAW_CODEC);
-      st.bindBlob(6, await encoding);
-      await st.run();
+      // Durable in its segment before the rows that point at it commit.
+      const place = this.segments!.append(await encoding);
+      await c.run(`INSERT INTO raw_blocks VALUES (${block}, ${tMin}, ${tMax}, ${fresh.length}, '${RAW_CODEC}', ${place.segment}, ${place.offset}, ${place.length})`);
       await c.run('COMMIT');
     } catch (e) {
       try { await c.run('ROLLBACK'); } catch { /* the transaction is gone already */ }
@@ -538,7 +551,7 @@ export class DuckDBStore extends SqlStore implements Store {
       }
       if (p.maxBytes !== undefined) {
         await this.exec('CHECKPOINT');
-        const bytes = await this.tableBytes(table);
+        const bytes = await this.tableBytes(table) + (table === 'events' ? this.segmentBytes() : 0);
         if (bytes > p.maxBytes) {
           // Drop the oldest share of rows that brings the table under the limit.
           const keep = Math.max(0, Math.min(1, p.maxBytes / bytes));
@@ -548,6 +561,24 @@ export class DuckDBStore extends SqlStore implements Store {
         }
       }
     }
+    if (policy.events) {
+      // Raw blocks no event points at any more, then the segment files no block is in.
+      await this.exec('DELETE FROM raw_blocks WHERE id NOT IN (SELECT DISTINCT raw_block FROM events)');
+      const live = await this.exec('SELECT DISTINCT segment FROM raw_blocks');
+      this.segments?.prune(new Set(live.map((r) => Number(r.segment))));
+      this.blocks.clear();
+    }
     await this.exec('CHECKPOINT');
+  }
+
+  /** Bytes of the raw segment files. */
+  private segmentBytes(): number {
+    const seg = this.segments;
+    if (!seg) return 0;
+    let n = 0;
+    for (const s of seg.segments()) {
+      try { n += statSync(path.join(seg.dir, SegmentFiles.fileName(s))).size; } catch { /* pruned meanwhile */ }
+    }
+    return n;
   }
 }
