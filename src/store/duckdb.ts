@@ -446,9 +446,10 @@ export class DuckDBStore extends SqlStore implements Store {
       texts[i] = r.raw.includes(RAW_SEP) ? JSON.stringify(JSON.parse(r.raw)) : r.raw;
       lines[i] = csvLine(r, blockText, i);
     }
-    // The block compresses on the thread pool while DuckDB reads the rows.
-    const encoding = encodeBlock(texts);
-    encoding.catch(() => undefined);
+    // The block is compressed and written on the thread pool while DuckDB reads the rows.
+    const segments = this.segments!;
+    const placing = encodeBlock(texts).then((data) => segments.appendAsync(data));
+    placing.catch(() => undefined);
     writeFileSync(this.rowsFile, lines.join('\n') + '\n');
     const c = this.conn();
     await c.run('BEGIN TRANSACTION');
@@ -456,7 +457,7 @@ export class DuckDBStore extends SqlStore implements Store {
       await c.run(`INSERT INTO events SELECT * FROM read_csv(${sqlString(this.rowsFile)}, header = false, delim = '${FS}', quote = '', escape = '', ` +
         `nullstr = '${NUL}', new_line = '\\n', auto_detect = false, columns = ${CSV_COLUMNS})`);
       // Durable in its segment before the rows that point at it commit.
-      const place = this.segments!.append(await encoding);
+      const place = await placing;
       await c.run(`INSERT INTO raw_blocks VALUES (${block}, ${tMin}, ${tMax}, ${fresh.length}, '${RAW_CODEC}', ${place.segment}, ${place.offset}, ${place.length})`);
       await c.run('COMMIT');
     } catch (e) {

@@ -10,7 +10,7 @@
  * thread pool, and takes ~80 bytes per event where DuckDB's own string compression took ~300.
  * Reads decompress whole blocks (~700 MB/s) and keep the last few in a small cache.
  */
-import { closeSync, existsSync, fdatasyncSync, fstatSync, mkdirSync, openSync, readSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fdatasyncSync, write, fstatSync, mkdirSync, openSync, readSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
@@ -21,6 +21,9 @@ export const RAW_SEP = '\u001e';
 export const RAW_CODEC = 'br1';
 
 const compress = promisify(zlib.brotliCompress);
+const writeAsync = (fd: number, b: Uint8Array, off: number, len: number, pos: number) =>
+  new Promise<number>((res, rej) => write(fd, b, off, len, pos, (e, n) => (e ? rej(e) : res(n))));
+const fdatasyncAsync = promisify(fdatasync);
 const decompress = promisify(zlib.brotliDecompress);
 
 /** Compress the texts of one block (in the thread pool). */
@@ -121,13 +124,49 @@ export class SegmentFiles {
 
   /** Append one block durably; where it went. */
   append(data: Uint8Array): BlockPlace {
+    const place = this.reserve(data.length);
+    try {
+      let done = 0;
+      while (done < data.length) done += writeSync(this.fd, data, done, data.length - done, place.offset + done);
+      fdatasyncSync(this.fd);
+    } catch (e) {
+      this.abandon(place);
+      throw e;
+    }
+    return place;
+  }
+
+  /**
+   * The same on the thread pool, so that the write and its fdatasync overlap other work (the
+   * store runs DuckDB's insert meanwhile). One append at a time (the store's writes are serial).
+   */
+  async appendAsync(data: Uint8Array): Promise<BlockPlace> {
+    const place = this.reserve(data.length);
+    const fd = this.fd;
+    try {
+      let done = 0;
+      while (done < data.length) done += await writeAsync(fd, data, done, data.length - done, place.offset + done);
+      await fdatasyncAsync(fd);
+    } catch (e) {
+      this.abandon(place);
+      throw e;
+    }
+    return place;
+  }
+
+  /** After a failed append the segment's end is unknown: the next block starts a new segment. */
+  private abandon(p: BlockPlace): void {
+    if (p.segment === this.segment) {
+      try { this.startSegment(this.segment + 1); } catch { this.fd = -1; }
+    }
+  }
+
+  /** Room for `length` bytes at the end of the current segment (a new one past the limit). */
+  private reserve(length: number): BlockPlace {
     if (this.fd < 0) throw new Error(`store: raw segments in ${this.dir} not open for writing`);
-    if (this.size > 0 && this.size + data.length > this.segmentMaxBytes) this.startSegment(this.segment + 1);
-    const place = { segment: this.segment, offset: this.size, length: data.length };
-    let done = 0;
-    while (done < data.length) done += writeSync(this.fd, data, done, data.length - done);
-    fdatasyncSync(this.fd);
-    this.size += data.length;
+    if (this.size > 0 && this.size + length > this.segmentMaxBytes) this.startSegment(this.segment + 1);
+    const place = { segment: this.segment, offset: this.size, length };
+    this.size += length;
     return place;
   }
 
