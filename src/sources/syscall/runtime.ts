@@ -114,7 +114,8 @@ export interface Sensor extends AsyncIterable<SyscallEvent> {
 
 export interface CanRun { ok: boolean; why?: string; tracefs?: string; bpftrace?: string }
 
-function which(cmd: string): string | undefined {
+/** The executable `cmd` on PATH (or as given when it has a slash), if any. */
+export function which(cmd: string): string | undefined {
   if (cmd.includes('/')) return existsSync(cmd) ? cmd : undefined;
   for (const dir of (process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
     const p = path.join(dir, cmd);
