@@ -20,6 +20,7 @@
  * the load generator over the measured window: on a shared machine it moves less than the rate.
  *
  * Usage: ingest_http.ts [seconds=60] [connections=4]
+ * VIGIL_BENCH_STORAGE_YAML sets the server's `storage` section (e.g. `{ type: duckdb, memory_limit: 128MB }`).
  * BENCH_STORAGE=null measures the pipeline alone (see ingest_server.ts), =memory the memory
  * store; VIGIL_BENCH_NODE_ARGS adds node flags to the server (e.g. `--cpu-prof
  * --cpu-prof-dir=DIR`; with tsx's loader thread there are two profiles, the larger is the
@@ -112,7 +113,8 @@ function histogramQuantile(before: string, after: string, name: string, q: numbe
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-ingest-'));
   const cfg = path.join(dir, 'vigil.yaml');
-  const storage = STORAGE === 'duckdb' || STORAGE === 'null' ? '' : `storage: { type: ${STORAGE} }\n`;
+  const storage = process.env.VIGIL_BENCH_STORAGE_YAML ? `storage: ${process.env.VIGIL_BENCH_STORAGE_YAML}\n`
+    : STORAGE === 'duckdb' || STORAGE === 'null' ? '' : `storage: { type: ${STORAGE} }\n`;
   writeFileSync(cfg, `listen: 127.0.0.1:0\ndata_dir: ${dir}\nlog_level: warn\n${storage}outputs: []\nsources:\n  - type: k8s_audit_webhook\n`);
   // The same V8 flags as bin/vigil.mjs's shebang (what `npx vigil run` gets).
   const nodeArgs = [...VIGIL_NODE_FLAGS, ...(process.env.VIGIL_BENCH_NODE_ARGS ? process.env.VIGIL_BENCH_NODE_ARGS.split(' ') : [])];

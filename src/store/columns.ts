@@ -187,10 +187,17 @@ function clean(s: string): string {
 const INT_TEXT = /^(0|-?[1-9]\d{0,9})$/;
 
 /**
- * Rows already derived by toStoredEvent, by StoredEvent object: the store reuses them instead
- * of deriving the columns twice (a StoredEvent is not to be changed once made).
+ * The row toStoredEvent derived, kept on the StoredEvent under this key: the store reuses it
+ * instead of deriving the columns twice (a StoredEvent is not to be changed once made). A
+ * symbol-keyed property, not a WeakMap: the profile of ingestion showed the WeakMap's
+ * ephemerons in every garbage collection.
  */
-export const DERIVED = new WeakMap<object, EventRow>();
+export const DERIVED: unique symbol = Symbol('vigil.derivedRow');
+
+/** The row toStoredEvent left on a StoredEvent, if it did. */
+export function derivedRow(e: object): EventRow | undefined {
+  return (e as { [DERIVED]?: EventRow })[DERIVED];
+}
 
 /** The columns of an event, from its (already redacted) raw object and its labels. */
 export function eventRow(raw: Record<string, unknown>, timeNs: bigint, labels: Record<string, string> | undefined): EventRow {

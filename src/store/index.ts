@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { AuditEvent } from '../events/k8saudit.ts';
-import { DERIVED, eventRow } from './columns.ts';
+import { DERIVED, type EventRow, eventRow } from './columns.ts';
 import { DuckDBStore } from './duckdb.ts';
 import { redactEvent } from './redact.ts';
 import type { Store, StoredEvent } from './types.ts';
@@ -59,7 +59,7 @@ export async function openStore(config: StoreConfig, opts: OpenStoreOptions = {}
  * (unless redaction had to change the event).
  */
 export function toStoredEvent(ev: AuditEvent, rawText?: string): StoredEvent {
-  const raw = redactEvent(ev.raw);
+  const raw = redactEvent(ev.raw, rawText);
   const r = eventRow(raw, ev.timeNs, ev.labels);
   const out: StoredEvent = { timeNs: ev.timeNs, auditId: r.auditId, stage: r.stage, raw };
   if (rawText !== undefined && raw === ev.raw) out.rawText = rawText;
@@ -78,7 +78,7 @@ export function toStoredEvent(ev: AuditEvent, rawText?: string): StoredEvent {
   if (r.decision !== undefined) out.decision = r.decision;
   if (r.sourceIps !== undefined) out.sourceIps = r.sourceIps;
   if (r.userAgent !== undefined) out.userAgent = r.userAgent;
-  DERIVED.set(out, r);
+  (out as { [DERIVED]?: EventRow })[DERIVED] = r;
   return out;
 }
 

@@ -158,17 +158,23 @@ function redactPointer(v: unknown, keys: readonly string[], i: number): unknown 
 }
 
 export interface Redactor {
-  /** The event with Secret payloads (and configured pointers) redacted; the same object when clean. */
-  (raw: Obj): Obj;
+  /**
+   * The event with Secret payloads (and configured pointers) redacted; the same object when
+   * clean. `text`, the event's JSON text when the caller has it, lets clean events skip the
+   * walk through their bodies: a body can only hold a Secret if the text says `Secret` (or
+   * escapes characters with `\u`, which could spell it), or the event is about `secrets`.
+   */
+  (raw: Obj, text?: string): Obj;
 }
 
 /** Decide once what to redact; the returned function does only that per event. */
 export function makeRedactor(opts: RedactOptions = {}): Redactor {
   const pointers = (opts.extraPointers ?? []).map(splitPointer).filter((k) => k.length > 0);
-  return (raw) => {
+  return (raw, text) => {
     let out = raw;
     const isSecrets = isObj(raw.objectRef) && raw.objectRef.resource === 'secrets';
-    for (const part of ['requestObject', 'responseObject'] as const) {
+    const walk = isSecrets || text === undefined || text.includes('Secret') || text.includes('\\u');
+    if (walk) for (const part of ['requestObject', 'responseObject'] as const) {
       const body = out[part];
       if (body === null || typeof body !== 'object') continue;
       let red = redactBody(body, 0);

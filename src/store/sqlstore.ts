@@ -14,7 +14,7 @@ import { AuditEvent } from '../events/k8saudit.ts';
 import type { SyscallEvent } from '../events/syscall.ts';
 import { PRIORITIES, parsePriority } from '../rules/collector.ts';
 import { type CompiledCondition, compileCondition } from './condition.ts';
-import { DERIVED, EVENT_COLUMNS, type EventRow, LIST_SEP, eventColumnByName, eventRow, fieldExtractor } from './columns.ts';
+import { EVENT_COLUMNS, derivedRow, type EventRow, LIST_SEP, eventColumnByName, eventRow, fieldExtractor } from './columns.ts';
 import { type Redactor, makeRedactor } from './redact.ts';
 import { type Dialect, type Plan, type Sql, and, not, or, planCondition, sqlText } from './sql.ts';
 import { type PreparedSyscallEvent, SYSCALL_PLAN_COLUMNS, SYSCALL_SELECT, prepareSyscallEvents, syscallEventFromRow, syscallEventOf } from './syscall.ts';
@@ -216,8 +216,8 @@ export abstract class SqlStore implements Store {
     const out: PreparedEvent[] = [];
     for (const e of batch) {
       // An event made by toStoredEvent is redacted already (with the built-in rules).
-      let row = DERIVED.get(e);
-      const raw = row !== undefined && this.defaultRedaction ? e.raw : this.redact(e.raw);
+      let row = derivedRow(e);
+      const raw = row !== undefined && this.defaultRedaction ? e.raw : this.redact(e.raw, e.rawText);
       if (raw !== e.raw) row = undefined;
       if (row === undefined) {
         const labels: Record<string, string> = {};

@@ -153,6 +153,12 @@ export interface Store {
   /** Idempotent batch writes; resolve once the batch is durable. Return how many were new. */
   writeEvents(batch: StoredEvent[]): Promise<number>;
   writeAlerts(batch: StoredAlert[]): Promise<number>;
+  /**
+   * Events and the alerts they raised, as one write where the backend can (DuckDB: one
+   * transaction, one sync to disk); the same as both writes otherwise. Returns [events, alerts]
+   * new.
+   */
+  writeBatch?(events: StoredEvent[], alerts: StoredAlert[]): Promise<[number, number]>;
   /** Idempotent (by `id`) batch write of syscall events; returns how many were new. */
   writeSyscallEvents(batch: StoredSyscallEvent[]): Promise<number>;
   /**

@@ -116,6 +116,25 @@ describe('redaction of Secret payloads', () => {
     assert.equal(s2.rawText, '{"as":"received"}');
   });
 
+  test('with the event text at hand, only texts that could hold a Secret are walked, and every such one is redacted', () => {
+    const { events, values } = secretEvents();
+    // The text as a client could send it: every Secret still found, with the text given.
+    for (const ev of events) {
+      const text = JSON.stringify(ev);
+      const out = JSON.stringify(redactEvent(ev, text));
+      for (const v of values) assert.ok(!out.includes(v), `${v} left in ${ev.auditID as string}`);
+    }
+    // `kind` spelled with a JSON escape in a body of another resource: the text has no "Secret".
+    const escapedKind = event('configmaps', 'create', { requestObject: { kind: 'List', items: [{ kind: 'Secret', data: { k: 'SECRETVALUE' } }] } });
+    const escapedText = JSON.stringify(escapedKind).replace('"kind":"Secret"', '"kind":"Secr\\u0065t"');
+    assert.ok(!escapedText.includes('Secret"'));
+    assert.deepEqual(JSON.parse(escapedText), escapedKind);
+    assert.ok(!JSON.stringify(redactEvent(escapedKind, escapedText)).includes('SECRETVALUE'));
+    // A text that cannot hold one: the same object back, untouched.
+    const clean = event('configmaps', 'create', { requestObject: { kind: 'ConfigMap', data: { a: 'b' } } });
+    assert.equal(redactEvent(clean, JSON.stringify(clean)), clean);
+  });
+
   for (const kind of BACKENDS) {
     test(`no Secret value from a RequestResponse-level event is in the ${kind} files`, async (t) => {
       const s = await openTestStore(t, kind, { redactPointers: ['/requestObject/spec/token'] });
