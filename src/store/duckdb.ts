@@ -12,7 +12,10 @@
  *   rows by newlines, NULL as U+001D; columns.ts keeps those characters out of values) read
  *   by DuckDB's own CSV reader in an `INSERT ... SELECT`: no per-value call across N-API.
  *   The appender (one call per value, ~0.5 µs each, on the event loop) did ~45,000 rows/s.
- * - Block and rows are one transaction.
+ * - Block, rows and the batch's alerts are one transaction, sent in one or two calls (a call's
+ *   completion waits for the event loop: seven of them per write left DuckDB idle most of the
+ *   time while the pipeline was busy). Preparation happens when the write is handed over, so it
+ *   overlaps DuckDB's work on the write before (see writeBatch).
  * - Duplicates (a resent event: same audit ID, stage and stage time) are found without
  *   reading the table in the usual case: the keys of recent writes are kept in memory with a
  *   watermark below which the memory is incomplete; only events older than the watermark (a
@@ -21,7 +24,8 @@
  *   IGNORE; staging tables with an anti-join; LIST columns (`groups` and `source_ips` are text
  *   joined with U+001E and split by the queries, see `listExpr`); `string_split`/`unnest` of
  *   bound column texts.
- * Alerts are few and keyed by id: a staging table and `INSERT OR IGNORE` on a primary key.
+ * Alerts are few and keyed by id: `INSERT OR IGNORE` on a primary key, as SQL values (through a
+ * staging table and the appender when there are many, or text SQL cannot carry).
  * Syscall events (`syscall_events`, only with the sensor's `store_events: all`) can come by
  * the thousand per second, so they take the audit events' cheap path: one rows file per
  * write read by DuckDB's CSV reader (no per-value appender call; the record is one JSON line,
@@ -537,9 +541,11 @@ export class DuckDBStore extends SqlStore implements Store {
   }
 
   /**
-   * DuckDB's part of a write: rows, their block and the alerts in one transaction, in two calls
-   * (each call's completion waits for the event loop's next turn: with a busy loop, every round
-   * trip left DuckDB idle, measured at three times the insert's own time with seven of them).
+   * DuckDB's part of a write: rows, their block and the alerts in one transaction, in as few
+   * calls as can be (each call's completion waits for the event loop's next turn: with a busy
+   * loop, every round trip left DuckDB idle, measured at three times the insert's own time
+   * with seven of them). The block was compressed and synced on the thread pool since the write
+   * was staged: it is on disk before the rows that point at it commit.
    */
   private async commitStaged(w: StagedWrite, alerts: PreparedAlert[]): Promise<[number, number]> {
     if (w.n === 0 && alerts.length === 0) return [0, 0];
@@ -547,23 +553,24 @@ export class DuckDBStore extends SqlStore implements Store {
     const inline = alerts.length <= 500 && alerts.every(alertInline);
     let na = 0;
     try {
+      const place = w.n > 0 ? await w.placing : undefined;
       try {
-        const first = ['BEGIN TRANSACTION'];
-        if (w.n > 0) {
-          first.push(`INSERT INTO events SELECT * FROM read_csv(${sqlString(w.file)}, header = false, delim = '${FS}', quote = '', escape = '', ` +
+        const sql = ['BEGIN TRANSACTION'];
+        if (place !== undefined) {
+          sql.push(`INSERT INTO events SELECT * FROM read_csv(${sqlString(w.file)}, header = false, delim = '${FS}', quote = '', escape = '', ` +
             `nullstr = '${NUL}', new_line = '\\n', auto_detect = false, columns = ${CSV_COLUMNS})`);
+          sql.push(`INSERT INTO raw_blocks VALUES (${w.block}, ${w.tMin}, ${w.tMax}, ${w.n}, '${RAW_CODEC}', ${place.segment}, ${place.offset}, ${place.length})`);
         }
-        if (alerts.length > 0 && inline) first.push(`INSERT OR IGNORE INTO alerts VALUES ${alerts.map(alertValues).join(', ')}`);
-        const res = await c.run(first.join(';\n'));
-        if (alerts.length > 0) na = inline ? Number(res.rowsChanged) : await this.insertAlerts(alerts);
-        const last: string[] = [];
-        if (w.n > 0) {
-          // Durable in its segment before the rows that point at it commit.
-          const place = await w.placing;
-          last.push(`INSERT INTO raw_blocks VALUES (${w.block}, ${w.tMin}, ${w.tMax}, ${w.n}, '${RAW_CODEC}', ${place.segment}, ${place.offset}, ${place.length})`);
+        if (alerts.length === 0) {
+          sql.push('COMMIT');
+          await c.run(sql.join(';\n'));
+        } else {
+          // The alerts' statement last, for its count of new rows.
+          if (inline) sql.push(`INSERT OR IGNORE INTO alerts VALUES ${alerts.map(alertValues).join(', ')}`);
+          const res = await c.run(sql.join(';\n'));
+          na = inline ? Number(res.rowsChanged) : await this.insertAlerts(alerts);
+          await c.run('COMMIT');
         }
-        last.push('COMMIT');
-        await c.run(last.join(';\n'));
       } catch (e) {
         try { await c.run('ROLLBACK'); } catch { /* the transaction is gone already */ }
         if (alerts.length > 0 && !inline) try { await c.run(RESET_ALERTS); } catch { /* reported by the next write */ }

@@ -81,6 +81,37 @@ for (const kind of BACKENDS) {
       assert.deepEqual(await s.store.counts(), { events: unique + 20, alerts: 2 });
     });
 
+    test('alerts in any number, with any text, are stored once; events and alerts handed over together', async (t) => {
+      const s = await openTestStore(t, kind);
+      if (!s) return;
+      const evs = generateEvents(700, 41);
+      // Over the size DuckDB takes as SQL values, and text SQL literals cannot carry.
+      const many = evs.map((e, i) => sampleAlert(`many-${i}`, e, 'Notice', i % 2 ? "Rule 'quoted'" : 'Rule\u0000NUL'));
+      assert.equal(await s.store.writeAlerts(many), 700);
+      assert.equal(await s.store.writeAlerts(many.slice(0, 10)), 0);
+      const nul = await s.store.getAlert('many-0');
+      assert.equal(nul?.rule, 'Rule\u0000NUL');
+      assert.equal((await s.store.getAlert('many-1'))?.rule, "Rule 'quoted'");
+      const more = generateEvents(30, 42);
+      const alerts = [sampleAlert('with-events-1', more[0]!), { ...sampleAlert('with-events-2', more[1]!), tags: [] }];
+      const write = s.store.writeBatch
+        ? s.store.writeBatch(more.map((e) => toStoredEvent(e)), alerts)
+        : Promise.all([s.store.writeEvents(more.map((e) => toStoredEvent(e))), s.store.writeAlerts(alerts)]);
+      assert.deepEqual(await write, [30, 2]);
+      assert.deepEqual(await s.store.counts(), { events: 30, alerts: 702 });
+      assert.deepEqual((await s.store.getAlert('with-events-2'))?.tags, []);
+    });
+
+    test('writes handed over while others are in flight, overlapping, store each event once', async (t) => {
+      const s = await openTestStore(t, kind);
+      if (!s) return;
+      const evs = generateEvents(3000, 51);
+      const parts = [evs.slice(0, 1200), evs.slice(800, 2000), evs.slice(1500), evs.slice(0, 100)];
+      const ns = await Promise.all(parts.map((p) => s.store.writeEvents(p.map((e) => toStoredEvent(e)))));
+      assert.equal(ns.reduce((a, b) => a + b, 0), 3000);
+      assert.equal((await s.store.counts()).events, 3000);
+    });
+
     test('a large batch (written in chunks) is stored once, duplicates across chunks included', async (t) => {
       const s = await openTestStore(t, kind);
       if (!s) return;
