@@ -21,6 +21,7 @@
  * commit (at-least-once for outputs).
  */
 import { EventEmitter } from 'node:events';
+import { setImmediate as yieldTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Alert, Engine } from '../engine/engine.ts';
 import { alertToJson, stringifyBig } from '../engine/engine.ts';
@@ -35,6 +36,9 @@ import { Spool, SpoolFullError, type SpoolRecord } from './spool.ts';
 import { storedEngineAlert, storedFalcoAlert } from './stored.ts';
 import type { Telemetry } from './telemetry.ts';
 import { Histogram } from 'prom-client';
+
+/** Longest stretch of batch processing without a turn for the event loop. */
+const YIELD_EVERY_MS = 8;
 
 export interface PipelineOptions {
   queueMaxEvents: number;
@@ -203,7 +207,7 @@ export class Pipeline implements Sink {
       if (work.acks.length === 0) continue;
       let result: { events: StoredEvent[]; alerts: StoredAlert[]; records: AlertRecord[] };
       try {
-        result = this.process(work);
+        result = await this.process(work);
       } catch (e) {
         this.d.log.error({ err: e }, 'pipeline: processing a batch failed; its events are skipped');
         this.d.telemetry.dropped.inc({ stage: 'detect', reason: 'processing_error' }, work.count);
@@ -266,13 +270,23 @@ export class Pipeline implements Sink {
     }
   }
 
-  private process(w: Work): { events: StoredEvent[]; alerts: StoredAlert[]; records: AlertRecord[] } {
+  /**
+   * Detection and storage rows for a batch. It gives the event loop a turn every few
+   * milliseconds: the storage write in flight completes in steps (compression, segment write,
+   * sync, DuckDB calls), each waiting for a turn, and one 50 ms stretch here held each of them.
+   */
+  private async process(w: Work): Promise<{ events: StoredEvent[]; alerts: StoredAlert[]; records: AlertRecord[] }> {
     const events: StoredEvent[] = [];
     const alerts: StoredAlert[] = [];
     const records: AlertRecord[] = [];
     const engine = this.d.engine;
     let duplicates = 0;
+    let slice = performance.now();
     for (const b of w.audit) {
+      if (performance.now() - slice > YIELD_EVERY_MS) {
+        await yieldTurn();
+        slice = performance.now();
+      }
       const labels = b.labels ?? this.d.sourceLabels.get(b.source) ?? {};
       const hasLabels = Object.keys(labels).length > 0;
       for (const ev of b.events) {

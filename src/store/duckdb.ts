@@ -541,11 +541,11 @@ export class DuckDBStore extends SqlStore implements Store {
   }
 
   /**
-   * DuckDB's part of a write: rows, their block and the alerts in one transaction, in as few
-   * calls as can be (each call's completion waits for the event loop's next turn: with a busy
-   * loop, every round trip left DuckDB idle, measured at three times the insert's own time
-   * with seven of them). The block was compressed and synced on the thread pool since the write
-   * was staged: it is on disk before the rows that point at it commit.
+   * DuckDB's part of a write: rows, their block and the alerts in one transaction, in two calls
+   * (each call's completion waits for the event loop's next turn: with a busy loop, every round
+   * trip left DuckDB idle, measured at three times the insert's own time with seven of them).
+   * The block is compressed and synced on the thread pool since the write was staged: it is on
+   * disk before the rows that point at it commit.
    */
   private async commitStaged(w: StagedWrite, alerts: PreparedAlert[]): Promise<[number, number]> {
     if (w.n === 0 && alerts.length === 0) return [0, 0];
@@ -553,24 +553,25 @@ export class DuckDBStore extends SqlStore implements Store {
     const inline = alerts.length <= 500 && alerts.every(alertInline);
     let na = 0;
     try {
-      const place = w.n > 0 ? await w.placing : undefined;
       try {
+        // The rows go in while the block may still be compressing or syncing (under load that
+        // took as long as the insert); its row, and the commit, come once it is on disk.
         const sql = ['BEGIN TRANSACTION'];
-        if (place !== undefined) {
+        if (w.n > 0) {
           sql.push(`INSERT INTO events SELECT * FROM read_csv(${sqlString(w.file)}, header = false, delim = '${FS}', quote = '', escape = '', ` +
             `nullstr = '${NUL}', new_line = '\\n', auto_detect = false, columns = ${CSV_COLUMNS})`);
-          sql.push(`INSERT INTO raw_blocks VALUES (${w.block}, ${w.tMin}, ${w.tMax}, ${w.n}, '${RAW_CODEC}', ${place.segment}, ${place.offset}, ${place.length})`);
         }
-        if (alerts.length === 0) {
-          sql.push('COMMIT');
-          await c.run(sql.join(';\n'));
-        } else {
-          // The alerts' statement last, for its count of new rows.
-          if (inline) sql.push(`INSERT OR IGNORE INTO alerts VALUES ${alerts.map(alertValues).join(', ')}`);
-          const res = await c.run(sql.join(';\n'));
-          na = inline ? Number(res.rowsChanged) : await this.insertAlerts(alerts);
-          await c.run('COMMIT');
+        // The alerts' statement last, for its count of new rows.
+        if (alerts.length > 0 && inline) sql.push(`INSERT OR IGNORE INTO alerts VALUES ${alerts.map(alertValues).join(', ')}`);
+        const res = await c.run(sql.join(';\n'));
+        if (alerts.length > 0) na = inline ? Number(res.rowsChanged) : await this.insertAlerts(alerts);
+        const last: string[] = [];
+        if (w.n > 0) {
+          const place = await w.placing;
+          last.push(`INSERT INTO raw_blocks VALUES (${w.block}, ${w.tMin}, ${w.tMax}, ${w.n}, '${RAW_CODEC}', ${place.segment}, ${place.offset}, ${place.length})`);
         }
+        last.push('COMMIT');
+        await c.run(last.join(';\n'));
       } catch (e) {
         try { await c.run('ROLLBACK'); } catch { /* the transaction is gone already */ }
         if (alerts.length > 0 && !inline) try { await c.run(RESET_ALERTS); } catch { /* reported by the next write */ }
