@@ -50,6 +50,13 @@ const STORE_EVENTS = option('--store-events', 10_000_000);
 /** A child that runs longer than this is stopped and its figures reported as missing. */
 const CHILD_TIMEOUT_MS = Math.ceil(Math.max(240_000, (INGEST_SECONDS + 90) * 1000, STORE_EVENTS / 15));
 
+// `vigil run` (the ingest figures) runs the bundle, as after `npm ci`: built afresh here so that
+// it is the code of the work tree (bin/vigil.mjs would run the sources through tsx otherwise).
+{
+  const b = spawnSync(process.execPath, [path.join(ROOT_DIR, 'scripts', 'build.mjs')], { stdio: 'inherit' });
+  if (b.status !== 0) throw new Error('bench: scripts/build.mjs failed');
+}
+
 // ---------------------------------------------------------------------------------------------
 // Machine and pinning
 

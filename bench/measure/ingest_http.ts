@@ -20,7 +20,8 @@
  * the load generator over the measured window: on a shared machine it moves less than the rate.
  *
  * Usage: ingest_http.ts [seconds=60] [connections=4]
- * VIGIL_BENCH_STORAGE_YAML sets the server's `storage` section (e.g. `{ type: duckdb, memory_limit: 128MB }`).
+ * VIGIL_BENCH_STORAGE_YAML sets the server's `storage` section (e.g. `{ type: duckdb, memory_limit: 128MB }`),
+ * VIGIL_BENCH_PIPELINE_YAML its `pipeline` section (e.g. `{ queue_max_events: 10000 }`).
  * BENCH_STORAGE=null measures the pipeline alone (see ingest_server.ts), =memory the memory
  * store; VIGIL_BENCH_NODE_ARGS adds node flags to the server (e.g. `--cpu-prof
  * --cpu-prof-dir=DIR`; with tsx's loader thread there are two profiles, the larger is the
@@ -42,8 +43,11 @@ const BATCH = 1000;
  * every event: its heap grows for the whole run).
  */
 const STORAGE = process.env.BENCH_STORAGE ?? 'duckdb';
-/** bin/vigil.mjs's shebang flags. */
-const VIGIL_NODE_FLAGS = /^#!.*?node (.*)$/m.exec(readFileSync(path.join(ROOT_DIR, 'bin', 'vigil.mjs'), 'utf8'))?.[1]?.split(' ').filter(Boolean) ?? [];
+/** bin/vigil.mjs's shebang: node flags and environment. */
+const SHEBANG = /^#!\S*env -S ((?:\w+=\S* )*)node (.*)$/m.exec(readFileSync(path.join(ROOT_DIR, 'bin', 'vigil.mjs'), 'utf8'));
+const VIGIL_NODE_FLAGS = SHEBANG?.[2]?.split(' ').filter(Boolean) ?? [];
+/** The environment the shebang sets (MALLOC_ARENA_MAX). */
+const VIGIL_ENV = Object.fromEntries((SHEBANG?.[1] ?? '').split(' ').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -115,13 +119,14 @@ async function main(): Promise<void> {
   const cfg = path.join(dir, 'vigil.yaml');
   const storage = process.env.VIGIL_BENCH_STORAGE_YAML ? `storage: ${process.env.VIGIL_BENCH_STORAGE_YAML}\n`
     : STORAGE === 'duckdb' || STORAGE === 'null' ? '' : `storage: { type: ${STORAGE} }\n`;
-  writeFileSync(cfg, `listen: 127.0.0.1:0\ndata_dir: ${dir}\nlog_level: warn\n${storage}outputs: []\nsources:\n  - type: k8s_audit_webhook\n`);
+  const pipeline = process.env.VIGIL_BENCH_PIPELINE_YAML ? `pipeline: ${process.env.VIGIL_BENCH_PIPELINE_YAML}\n` : '';
+  writeFileSync(cfg, `listen: 127.0.0.1:0\ndata_dir: ${dir}\nlog_level: warn\n${storage}${pipeline}outputs: []\nsources:\n  - type: k8s_audit_webhook\n`);
   // The same V8 flags as bin/vigil.mjs's shebang (what `npx vigil run` gets).
   const nodeArgs = [...VIGIL_NODE_FLAGS, ...(process.env.VIGIL_BENCH_NODE_ARGS ? process.env.VIGIL_BENCH_NODE_ARGS.split(' ') : [])];
   const entry = STORAGE === 'null'
     ? ['--import', 'tsx', path.join(ROOT_DIR, 'bench', 'measure', 'ingest_server.ts'), cfg]
     : [path.join(ROOT_DIR, 'bin', 'vigil.mjs'), 'run', '--config', cfg];
-  const child = spawn(process.execPath, [...nodeArgs, ...entry], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeArgs, ...entry], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...VIGIL_ENV, ...process.env } });
   const serverFile = path.join(dir, 'server.json');
   const t0 = Date.now();
   while (!existsSync(serverFile)) {

@@ -332,7 +332,7 @@ export async function startService(cfg: VigilConfig, opts: ServiceOptions = {}):
   const url = `http://${urlHost}:${addr.port}`;
   // Atomic: other commands read it while we run, and must never see it half-written.
   writeFileAtomicSync(serverFile, JSON.stringify({ url, pid: process.pid, started: new Date().toISOString(), data_dir: dataDir }, null, 2) + '\n');
-  log.info({ url, endpoints: [...endpoints, 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /api/live', 'GET|POST /api/store/...'], data_dir: dataDir }, `listening on ${url}`);
+  log.info({ url, endpoints: [...endpoints, 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /api/live', 'GET|POST /api/store/...'], data_dir: dataDir, code: process.env.VIGIL_CODE ?? 'source' }, `listening on ${url}`);
   for (const t of tails) t.start();
   for (const d of demos) d.start();
   for (const s of sensors) s.start();

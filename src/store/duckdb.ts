@@ -24,8 +24,12 @@
  *   IGNORE; staging tables with an anti-join; LIST columns (`groups` and `source_ips` are text
  *   joined with U+001E and split by the queries, see `listExpr`); `string_split`/`unnest` of
  *   bound column texts.
- * Alerts are few and keyed by id: `INSERT OR IGNORE` on a primary key, as SQL values (through a
- * staging table and the appender when there are many, or text SQL cannot carry).
+ * Alerts are keyed by id, and an id always comes with the same time (ids hash the event or the
+ * alert, see pipeline/stored.ts): a resent alert is found by an anti-join limited to the
+ * batch's time span, as for syscall events. They go in as SQL values (through a staging table
+ * and the appender when there are many, or text SQL cannot carry). No primary key: its ART
+ * index lives in DuckDB's memory whole and grows with the table (at a 128MB memory limit,
+ * inserts failed past 1.1 million alerts, measured); stores that have one lose it at open.
  * Syscall events (`syscall_events`, only with the sensor's `store_events: all`) can come by
  * the thousand per second, so they take the audit events' cheap path: one rows file per
  * write read by DuckDB's CSV reader (no per-value appender call; the record is one JSON line,
@@ -214,6 +218,28 @@ function alertValues(a: PreparedAlert): string {
     `${lit(a.eventRef)}, ${lit(a.eventAuditId)}, ${lit(a.eventStage)}, ${a.hunt ? 'true' : 'false'}, ${lit(a.event)})`;
 }
 
+/**
+ * The WHERE clause that keeps a batch's alerts not stored yet (`t` names the batch's rows):
+ * the alerts table is read only within the batch's time span, where its zone maps on `time_ns`
+ * skip everything else.
+ */
+function newAlertsOnly(alerts: PreparedAlert[], t: string): string {
+  let min = alerts[0]!.timeNs;
+  let max = min;
+  for (const a of alerts) {
+    if (a.timeNs < min) min = a.timeNs;
+    if (a.timeNs > max) max = a.timeNs;
+  }
+  return `WHERE NOT EXISTS (SELECT 1 FROM alerts a WHERE a.time_ns BETWEEN ${min} AND ${max} AND a.id = ${t}.id)`;
+}
+
+/** Alerts with distinct ids, the first of each kept (a batch may hold a resent alert twice). */
+function distinctAlerts(alerts: PreparedAlert[]): PreparedAlert[] {
+  if (alerts.length < 2) return alerts;
+  const seen = new Set<string>();
+  return alerts.filter((a) => !seen.has(a.id) && (seen.add(a.id), true));
+}
+
 /** One line of the syscall rows file, in SYSCALL_COLUMNS_DEF order. */
 function syscallCsvLine(r: PreparedSyscallEvent): string {
   const out = [r.timeText, r.id, r.host];
@@ -335,7 +361,8 @@ export class DuckDBStore extends SqlStore implements Store {
     }
     await c.run(`CREATE TABLE IF NOT EXISTS events (\n  ${EVENT_COLUMNS_SQL})`);
     await c.run(`CREATE TABLE IF NOT EXISTS raw_blocks (${RAW_BLOCKS_SQL})`);
-    await c.run(`CREATE TABLE IF NOT EXISTS alerts (${ALERT_COLUMNS_SQL}, PRIMARY KEY (id))`);
+    await c.run(`CREATE TABLE IF NOT EXISTS alerts (${ALERT_COLUMNS_SQL})`);
+    await this.dropAlertsKey(c);
     await c.run(`CREATE TABLE IF NOT EXISTS syscall_events (\n  ${SYSCALL_COLUMNS_SQL})`);
     await c.run(`INSERT OR IGNORE INTO vigil_meta VALUES ('schema_version', '${SCHEMA_VERSION}')`);
     await c.run(`CREATE TEMP TABLE IF NOT EXISTS staging_alerts (${stagingOf(ALERT_COLUMNS_SQL)})`);
@@ -547,8 +574,9 @@ export class DuckDBStore extends SqlStore implements Store {
    * The block is compressed and synced on the thread pool since the write was staged: it is on
    * disk before the rows that point at it commit.
    */
-  private async commitStaged(w: StagedWrite, alerts: PreparedAlert[]): Promise<[number, number]> {
-    if (w.n === 0 && alerts.length === 0) return [0, 0];
+  private async commitStaged(w: StagedWrite, batch: PreparedAlert[]): Promise<[number, number]> {
+    if (w.n === 0 && batch.length === 0) return [0, 0];
+    const alerts = distinctAlerts(batch);
     const c = this.conn();
     const inline = alerts.length <= 500 && alerts.every(alertInline);
     let na = 0;
@@ -562,7 +590,9 @@ export class DuckDBStore extends SqlStore implements Store {
             `nullstr = '${NUL}', new_line = '\\n', auto_detect = false, columns = ${CSV_COLUMNS})`);
         }
         // The alerts' statement last, for its count of new rows.
-        if (alerts.length > 0 && inline) sql.push(`INSERT OR IGNORE INTO alerts VALUES ${alerts.map(alertValues).join(', ')}`);
+        if (alerts.length > 0 && inline) {
+          sql.push(`INSERT INTO alerts SELECT v.* FROM (VALUES ${alerts.map(alertValues).join(', ')}) v(${ALERT_NAMES.join(', ')}) ${newAlertsOnly(alerts, 'v')}`);
+        }
         const res = await c.run(sql.join(';\n'));
         if (alerts.length > 0) na = inline ? Number(res.rowsChanged) : await this.insertAlerts(alerts);
         const last: string[] = [];
@@ -597,6 +627,22 @@ export class DuckDBStore extends SqlStore implements Store {
 
   writeAlerts(batch: StoredAlert[]): Promise<number> {
     return this.writeBatch([], batch).then(([, n]) => n);
+  }
+
+  /**
+   * Stores written before alerts lost their primary key (see the header): the table is copied
+   * into one without it, in a transaction, once.
+   */
+  private async dropAlertsKey(c: DuckDBConnection): Promise<void> {
+    const keyed = (await c.runAndReadAll(
+      `SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'alerts' AND schema_name = 'main' AND constraint_type = 'PRIMARY KEY'`)).getRowsJS()[0]?.[0];
+    if (!keyed) return;
+    await c.run(`BEGIN TRANSACTION;
+      CREATE TABLE alerts_unkeyed (${ALERT_COLUMNS_SQL});
+      INSERT INTO alerts_unkeyed SELECT * FROM alerts;
+      DROP TABLE alerts;
+      ALTER TABLE alerts_unkeyed RENAME TO alerts;
+      COMMIT`);
   }
 
   protected async insertSyscallEvents(rows: PreparedSyscallEvent[]): Promise<number> {
@@ -650,7 +696,7 @@ export class DuckDBStore extends SqlStore implements Store {
       try { a.closeSync(); } catch { /* already failed */ }
       throw e;
     }
-    const res = await c.run(`INSERT OR IGNORE INTO alerts SELECT ${fromStaging(ALERT_NAMES)} FROM staging_alerts s`);
+    const res = await c.run(`INSERT INTO alerts SELECT ${fromStaging(ALERT_NAMES)} FROM staging_alerts s ${newAlertsOnly(rows, 's')}`);
     await c.run('DELETE FROM staging_alerts');
     return res.rowsChanged;
   }

@@ -77,6 +77,15 @@ export const ALERT_SELECT = ['id', 'time_ns', 'rule', 'priority', 'source', 'out
 /** Alert columns that top-N accepts. */
 const ALERT_TOPN = new Set(['rule', 'priority', 'source', 'cluster', 'region', 'team', 'tags']);
 
+/**
+ * Most rows one query of a scan (search pages, rows for a condition's JavaScript part) asks for.
+ * DuckDB answers `ORDER BY time_ns ... LIMIT n` by reading only the row groups that can hold
+ * the top n when n is small; at 8,000 and above it read the whole range instead (measured on
+ * 10M events: 5,000 rows in 41 ms, 10,000 in 4.3 s, and at a 64MB memory limit the latter
+ * failed for memory).
+ */
+const SCAN_CHUNK_MAX = 4096;
+
 const NS_PER_S = 1_000_000_000n;
 const BUCKET_STEPS_S = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800];
 
@@ -375,7 +384,7 @@ export abstract class SqlStore implements Store {
     let cursor = q.cursor ? decodeCursor(q.cursor, 2) : undefined;
     const limit = Math.max(1, Math.floor(q.limit));
     const items: StoredEvent[] = [];
-    let chunk = Math.min(Math.max(limit + 1, cond ? 200 : 0), 10_000);
+    let chunk = Math.min(Math.max(limit + 1, cond ? 200 : 0), SCAN_CHUNK_MAX);
     const d = this.dialect;
     for (;;) {
       const after: Sql = cursor
@@ -394,7 +403,7 @@ export abstract class SqlStore implements Store {
         if (items.length === limit) return { items, cursor: encodeCursor(cursor) };
       }
       if (rows.length < chunk) return { items };
-      chunk = Math.min(chunk * 4, 10_000);
+      chunk = Math.min(chunk * 4, SCAN_CHUNK_MAX);
     }
   }
 
@@ -422,7 +431,7 @@ export abstract class SqlStore implements Store {
     let cursor = q.cursor ? decodeCursor(q.cursor, 1) : undefined;
     const limit = Math.max(1, Math.floor(q.limit));
     const items: StoredSyscallEvent[] = [];
-    let chunk = Math.min(Math.max(limit + 1, cond ? 200 : 0), 10_000);
+    let chunk = Math.min(Math.max(limit + 1, cond ? 200 : 0), SCAN_CHUNK_MAX);
     for (;;) {
       const after: Sql = cursor ? `(s.time_ns ${cmp} ${cursor.t} OR (s.time_ns = ${cursor.t} AND s.id ${cmp} ${d.str(cursor.k[0]!)}))` : true;
       const where = and([base, after]);
@@ -437,7 +446,7 @@ export abstract class SqlStore implements Store {
         if (items.length === limit) return { items, cursor: encodeCursor(cursor) };
       }
       if (rows.length < chunk) return { items };
-      chunk = Math.min(chunk * 4, 10_000);
+      chunk = Math.min(chunk * 4, SCAN_CHUNK_MAX);
     }
   }
 
@@ -457,7 +466,7 @@ export abstract class SqlStore implements Store {
     let cursor = q.cursor ? decodeCursor(q.cursor, 1) : undefined;
     const limit = Math.max(1, Math.floor(q.limit));
     const items: StoredAlert[] = [];
-    let chunk = Math.min(Math.max(limit + 1, cond ? 200 : 0), 10_000);
+    let chunk = Math.min(Math.max(limit + 1, cond ? 200 : 0), SCAN_CHUNK_MAX);
     for (;;) {
       const after: Sql = cursor ? `(a.time_ns ${cmp} ${cursor.t} OR (a.time_ns = ${cursor.t} AND a.id ${cmp} ${d.str(cursor.k[0]!)}))` : true;
       const where = and([base, after]);
@@ -471,7 +480,7 @@ export abstract class SqlStore implements Store {
         if (items.length === limit) return { items, cursor: encodeCursor(cursor) };
       }
       if (rows.length < chunk) return { items };
-      chunk = Math.min(chunk * 4, 10_000);
+      chunk = Math.min(chunk * 4, SCAN_CHUNK_MAX);
     }
   }
 
@@ -519,7 +528,7 @@ export abstract class SqlStore implements Store {
     const keyCols = keyAlias === 'e' ? ['e.audit_id', 'e.stage'] : ['a.id'];
     let last: { t: bigint; k: string[] } | undefined;
     const d = this.dialect;
-    const page = 5000;
+    const page = SCAN_CHUNK_MAX;
     for (;;) {
       let after = '';
       if (last) {
