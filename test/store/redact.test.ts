@@ -13,6 +13,7 @@ import { AuditEvent } from '../../src/events/k8saudit.ts';
 import { toStoredEvent } from '../../src/store/index.ts';
 import { REDACTED, makeRedactor, redactEvent } from '../../src/store/redact.ts';
 import { BACKENDS, openTestStore } from './backends.ts';
+import { clickhouseBinContents, lz4Block } from './chfiles.ts';
 import { ALL_TIME } from './fixtures.ts';
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -135,6 +136,19 @@ describe('redaction of Secret payloads', () => {
     assert.equal(redactEvent(clean, JSON.stringify(clean)), clean);
   });
 
+  test('the LZ4 reader used on ClickHouse files: literals, a back-reference, an overlapping run, long lengths', () => {
+    const block = Buffer.from([
+      0x44, ...Buffer.from('abcd'), 4, 0, // four literals, then 8 bytes from 4 back
+      0x4f, ...Buffer.from('xyza'), 1, 0, 10, // four literals, then 4 + 15 + 10 bytes from 1 back (overlapping)
+      0xf0, 2, ...Buffer.from('the-last-17-bytes'), // 15 + 2 literals, no match: the end
+    ]);
+    const want = 'abcdabcdabcd' + 'xyza' + 'a'.repeat(29) + 'the-last-17-bytes';
+    const out = Buffer.alloc(want.length);
+    lz4Block(block, out);
+    assert.equal(out.toString(), want);
+    assert.throws(() => lz4Block(Buffer.from([0x04, 0x61, 9, 0]), Buffer.alloc(8)), /bad offset/);
+  });
+
   for (const kind of BACKENDS) {
     test(`no Secret value from a RequestResponse-level event is in the ${kind} files`, async (t) => {
       const s = await openTestStore(t, kind, { redactPointers: ['/requestObject/spec/token'] });
@@ -154,8 +168,14 @@ describe('redaction of Secret payloads', () => {
       // DuckDB keeps raw events in compressed blocks: their decompressed texts are searched too.
       let texts = '';
       if (s.rawTexts) for await (const x of s.rawTexts()) texts += x + '\n';
+      // ClickHouse's column files are LZ4 blocks: searched as they are and decompressed.
       const found = (needle: string) => texts.includes(needle) ||
-        files.some((f) => { try { return readFileSync(f).includes(Buffer.from(needle)); } catch { return false; } });
+        files.some((f) => {
+          try {
+            if (readFileSync(f).includes(Buffer.from(needle))) return true;
+          } catch { return false; }
+          return f.endsWith('.bin') && (clickhouseBinContents(f)?.includes(Buffer.from(needle)) ?? false);
+        });
       // A server may write its parts a little after the insert returned (seen with ClickHouse on
       // a busy machine): wait for the control value before trusting the search.
       for (let i = 0; i < 60 && !found(control); i++) {
@@ -163,6 +183,11 @@ describe('redaction of Secret payloads', () => {
         files = s.dataPaths.flatMap(listFiles);
       }
       assert.ok(found(control), 'the control value (a ConfigMap) is found in the files: the search sees stored bytes');
+      if (kind === 'clickhouse') {
+        const bins = files.filter((f) => f.endsWith('.bin'));
+        assert.ok(bins.length > 0);
+        for (const f of bins) assert.ok(clickhouseBinContents(f) !== undefined, `${f} decompresses`);
+      }
       for (const v of values) {
         assert.ok(!found(v), `secret value ${v} is in the ${kind} files`);
         assert.ok(!found(Buffer.from(v).toString('base64')), `base64 of ${v} is in the ${kind} files`);
