@@ -346,6 +346,8 @@ export class SyscallSource {
           await this.d.pipeline.submitSpooled(
             { kind: 'falco', source: this.d.name, ...(this.labels ? { labels: this.labels } : {}), alerts: batch, receivedAt: performance.now() },
             encodeSpoolPayload('falco', this.d.name, this.labels, body),
+            // Alerts are few and precious: not held back by the high-water mark (the size cap still applies).
+            { admitted: true },
           );
         } catch (e) {
           const behind = e instanceof Overloaded || e instanceof SpoolFull;

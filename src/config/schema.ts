@@ -114,7 +114,7 @@ const pipelineConfig = z.strictObject({
       high_water_bytes: z
         .number().int().min(0)
         .default(32 * 1024 * 1024)
-        .describe('Unconsumed spool bytes past which webhooks get 429 with Retry-After (the detector or storage is behind). It bounds the delay from arrival to storage: about this many bytes of events wait at most; raise it to absorb longer bursts at the cost of latency.'),
+        .describe('Unconsumed spool bytes past which audit webhook requests get 429 with Retry-After (the detector or storage is behind), decided when a request begins. Falco alerts are still taken (Falco\'s http_output does not retry); only `max_bytes` refuses them. It bounds the delay from arrival to storage: about this many bytes of events wait at most; raise it to absorb longer bursts at the cost of latency.'),
       fsync: z.boolean().default(true).describe('fsync the spool before acknowledging a batch. Turning it off trades crash safety for speed.'),
     })
     .prefault({})

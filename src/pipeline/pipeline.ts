@@ -31,7 +31,7 @@ import type { AlertRecord, Output } from '../outputs/types.ts';
 import type { Store, StoredAlert, StoredEvent } from '../store/types.ts';
 import { RecentIds } from './dedup.ts';
 import type { Router } from './routes.ts';
-import { type FalcoAlert, Overloaded, type Sink, SpoolFull, type SpoolItem, decodeSpoolPayload, rawTextOf } from '../sources/sink.ts';
+import { type FalcoAlert, Overloaded, type Sink, SpoolFull, type SpoolItem, type SubmitOptions, decodeSpoolPayload, rawTextOf } from '../sources/sink.ts';
 import { Spool, SpoolFullError, type SpoolRecord } from './spool.ts';
 import { storedEngineAlert, storedFalcoAlert } from './stored.ts';
 import type { Telemetry } from './telemetry.ts';
@@ -136,9 +136,9 @@ export class Pipeline implements Sink {
    * A push source's batch: spooled (durably) before this resolves. `payload` is the batch's
    * serialised form (see encodeSpoolPayload). Throws Overloaded or SpoolFull.
    */
-  async submitSpooled(item: SpoolItem, payload: Buffer): Promise<void> {
+  async submitSpooled(item: SpoolItem, payload: Buffer, opts?: SubmitOptions): Promise<void> {
     if (this.stopping) throw new Overloaded(5, 'shutting down');
-    if (this.d.spool.unconsumedBytes > this.opts.highWaterBytes) {
+    if (!opts?.admitted && this.d.spool.unconsumedBytes > this.opts.highWaterBytes) {
       throw new Overloaded(1, `detector/storage behind: ${this.d.spool.unconsumedBytes} bytes waiting in the spool`);
     }
     const weight = item.kind === 'audit' ? item.events.length : item.alerts.length;

@@ -6,7 +6,10 @@
  * Two kinds of hand-off:
  * - push sources (webhook, Falco) `submitSpooled` a batch with its serialised form; it resolves
  *   once the batch is durable (spooled and fsynced), or throws `Overloaded` (answer 429) or
- *   `SpoolFull` (answer 503);
+ *   `SpoolFull` (answer 503). A source that decides admission before reading a body (the
+ *   webhook checks `ready` first) or must not be refused for being behind (alerts: Falco's
+ *   `http_output` does not retry) passes `admitted`, so a body already read and decoded is
+ *   not thrown away over the high-water mark; the spool's size cap still applies;
  * - pull sources (file tail, demo) `submitDirect` a batch with an `ack` called once its events
  *   are stored, and wait on `capacity()` before reading more.
  */
@@ -39,10 +42,15 @@ export type SpoolItem =
   | { kind: 'audit'; source: string; labels?: Record<string, string>; events: AuditEvent[]; receivedAt?: number }
   | { kind: 'falco'; source: string; labels?: Record<string, string>; alerts: FalcoAlert[]; receivedAt?: number };
 
+export interface SubmitOptions {
+  /** Do not refuse for the high-water mark (admission was decided before; see above). */
+  admitted?: boolean;
+}
+
 export interface Sink {
   /** Storage answers and the spool is below its high-water mark. */
   readonly ready: boolean;
-  submitSpooled(item: SpoolItem, payload: Buffer): Promise<void>;
+  submitSpooled(item: SpoolItem, payload: Buffer, opts?: SubmitOptions): Promise<void>;
   hasCapacity(): boolean;
   capacity(): Promise<void>;
   submitDirect(source: string, events: AuditEvent[], ack: () => void, labels?: Record<string, string>): void;

@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStore } from '../../src/pipeline/memstore.ts';
-import { startTestService } from '../harness.ts';
+import { Overloaded, encodeSpoolPayload } from '../../src/sources/sink.ts';
+import { auditEvent, startTestService } from '../harness.ts';
 
 /** What Falco 0.3x/0.4x sends: its json_output line, one alert per POST. */
 function falcoAlert(over: Record<string, unknown> = {}): Record<string, unknown> {
@@ -87,6 +88,38 @@ test('falco: alerts Falcosidekick would refuse get 400 "Please send a valid requ
     assert.equal(a.priority, 'Warning');
     assert.equal(a.source, 'syscalls');
     assert.match((await t.get('/metrics')).body, /vigil_source_rejected_total\{source="falco_alerts",reason="invalid_alert"\} 8/);
+  } finally {
+    await t.stop();
+  }
+});
+
+test('falco: alerts are taken while audit webhooks get 429 (Falco does not retry); an admitted batch is never refused for the high-water mark', async () => {
+  const store = new MemoryStore();
+  store.writeDelayMs = 4000; // storage stalls: the spool fills while the test posts
+  const t = await startTestService({
+    sources: [{ type: 'falco_alerts' }, { type: 'k8s_audit_webhook' }],
+    pipeline: { batch_max_events: 10, spool: { high_water_bytes: 20_000 } },
+  }, { store });
+  try {
+    let audit = 0;
+    for (let i = 0; i < 50 && audit !== 429; i++) {
+      audit = (await t.post('/k8s-audit', JSON.stringify(Array.from({ length: 20 }, () => auditEvent())))).status;
+    }
+    assert.equal(audit, 429, 'the spool is past its high-water mark: audit batches are refused');
+    for (let i = 0; i < 3; i++) {
+      const r = await t.post('/falco', JSON.stringify(falcoAlert({ rule: `Behind ${i}` })), FALCO_HEADERS);
+      assert.equal(r.status, 200, 'a Falco alert is spooled all the same');
+    }
+    // The pipeline's own check, as a source sees it: refused unless admitted already.
+    const body = JSON.stringify([auditEvent()]);
+    const item = () => ({ kind: 'audit' as const, source: 'k8s_audit_webhook', events: [], receivedAt: performance.now() });
+    await assert.rejects(t.svc.pipeline.submitSpooled(item(), encodeSpoolPayload('audit', 'k8s_audit_webhook', undefined, body)), Overloaded);
+    await t.svc.pipeline.submitSpooled(item(), encodeSpoolPayload('audit', 'k8s_audit_webhook', undefined, body), { admitted: true });
+    const m = (await t.get('/metrics')).body;
+    assert.match(m, /vigil_source_rejected_total\{source="k8s_audit_webhook",reason="overloaded"\} [1-9]/);
+    assert.doesNotMatch(m, /vigil_source_rejected_total\{source="falco_alerts",reason="overloaded"\} [1-9]/);
+    store.writeDelayMs = 0;
+    await t.until(() => [...store.alerts.values()].filter((a) => a.rule.startsWith('Behind ')).length === 3, 30_000);
   } finally {
     await t.stop();
   }

@@ -92,6 +92,9 @@ export class FalcoAlertsSource {
         await this.d.pipeline.submitSpooled(
           { kind: 'falco', source: this.d.name, labels, alerts, receivedAt: performance.now() },
           encodeSpoolPayload('falco', this.d.name, labels, falcoSpoolBody(alerts)),
+          // Never refused for being behind: Falco's http_output does not retry, so a 429 would
+          // lose the alert. Alerts are few; the spool's size cap (503) still bounds them.
+          { admitted: true },
         );
       } catch (e) {
         if (e instanceof Overloaded) this.refuse(429, 'overloaded', e.message, { 'Retry-After': String(e.retryAfterS) });
