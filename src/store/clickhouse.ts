@@ -21,6 +21,7 @@ import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickh
 import { type CommonStoreOptions, EVENT_SELECT, type PreparedAlert, type PreparedEvent, type Row, SqlStore } from './sqlstore.ts';
 import { clickhouseDialect } from './sql.ts';
 import { type PreparedSyscallEvent, SYSCALL_COLUMNS } from './syscall.ts';
+import { timeSpan } from './time.ts';
 import type { RetentionPolicy, Store, StoredAlert, StoredEvent, StoredSyscallEvent, TimeRange } from './types.ts';
 
 export interface ClickHouseStoreOptions extends CommonStoreOptions {
@@ -171,12 +172,7 @@ export class ClickHouseStore extends SqlStore implements Store {
 
   /** Keys of `table` already stored among `keys` (time_ns + key columns), in a time span. */
   private async existing(table: string, keyCols: string[], keyIn: string, rows: Array<{ timeNs: bigint; key: string }>): Promise<Set<string>> {
-    let min = rows[0]!.timeNs;
-    let max = min;
-    for (const r of rows) {
-      if (r.timeNs < min) min = r.timeNs;
-      if (r.timeNs > max) max = r.timeNs;
-    }
+    const [min, max] = timeSpan(rows);
     const d = this.dialect;
     const ids = [...new Set(rows.map((r) => r.key.split('\u0000')[0]!))];
     const out = new Set<string>();

@@ -53,6 +53,7 @@ import { BlockCache, type BlockPlace, RAW_CODEC, SegmentFiles, decodeBlock, enco
 import { EVENT_SELECT, type CommonStoreOptions, type PreparedAlert, type PreparedEvent, type Row, SqlStore } from './sqlstore.ts';
 import { duckdbDialect } from './sql.ts';
 import { type PreparedSyscallEvent, SYSCALL_COLUMNS, SYSCALL_SELECT } from './syscall.ts';
+import { timeSpan } from './time.ts';
 import type { RetentionPolicy, Store, StoredAlert, StoredEvent, StoredSyscallEvent } from './types.ts';
 
 export interface DuckDBStoreOptions extends CommonStoreOptions {
@@ -224,12 +225,7 @@ function alertValues(a: PreparedAlert): string {
  * skip everything else.
  */
 function newAlertsOnly(alerts: PreparedAlert[], t: string): string {
-  let min = alerts[0]!.timeNs;
-  let max = min;
-  for (const a of alerts) {
-    if (a.timeNs < min) min = a.timeNs;
-    if (a.timeNs > max) max = a.timeNs;
-  }
+  const [min, max] = timeSpan(alerts);
   return `WHERE NOT EXISTS (SELECT 1 FROM alerts a WHERE a.time_ns BETWEEN ${min} AND ${max} AND a.id = ${t}.id)`;
 }
 
@@ -503,12 +499,7 @@ export class DuckDBStore extends SqlStore implements Store {
     const have = new Set<string>();
     const old = rows.filter((r) => r.timeNs < this.recent.coveredFrom);
     if (old.length === 0) return have;
-    let min = old[0]!.timeNs;
-    let max = min;
-    for (const r of old) {
-      if (r.timeNs < min) min = r.timeNs;
-      if (r.timeNs > max) max = r.timeNs;
-    }
+    const [min, max] = timeSpan(old);
     const ids = [...new Set(old.map((r) => r.auditId))];
     for (let i = 0; i < ids.length; i += 1000) {
       const list = ids.slice(i, i + 1000).map(sqlString).join(', ');
@@ -647,13 +638,10 @@ export class DuckDBStore extends SqlStore implements Store {
 
   protected async insertSyscallEvents(rows: PreparedSyscallEvent[]): Promise<number> {
     if (rows.length === 0) return 0;
-    let min = rows[0]!.timeNs;
-    let max = min;
+    const [min, max] = timeSpan(rows);
     const lines: string[] = new Array(rows.length);
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i]!;
-      if (r.timeNs < min) min = r.timeNs;
-      if (r.timeNs > max) max = r.timeNs;
       r.host = csvSafe(r.host);
       lines[i] = syscallCsvLine(r);
     }

@@ -53,3 +53,14 @@ export function parseTimeRange(o: { since?: string; from?: string; to?: string }
   if (from >= to) throw new TimeArgError('the range is empty: from must be before to');
   return { fromNs: from, toNs: to };
 }
+
+/** The earliest and latest `timeNs` of a non-empty batch (bounds for a time-limited lookup). */
+export function timeSpan(rows: ReadonlyArray<{ timeNs: bigint }>): [bigint, bigint] {
+  let min = rows[0]!.timeNs;
+  let max = min;
+  for (const r of rows) {
+    if (r.timeNs < min) min = r.timeNs;
+    if (r.timeNs > max) max = r.timeNs;
+  }
+  return [min, max];
+}

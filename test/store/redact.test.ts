@@ -164,29 +164,33 @@ describe('redaction of Secret payloads', () => {
       assert.equal(await s.store.writeEvents(stored), stored.length);
       const back = await s.store.searchEvents({ range: ALL_TIME, limit: 100, condition: 'ka.target.resource = secrets' });
       assert.equal(back.items.length, events.length - 1);
-      let files = s.dataPaths.flatMap(listFiles);
       // DuckDB keeps raw events in compressed blocks: their decompressed texts are searched too.
       let texts = '';
       if (s.rawTexts) for await (const x of s.rawTexts()) texts += x + '\n';
-      // ClickHouse's column files are LZ4 blocks: searched as they are and decompressed.
-      const found = (needle: string) => texts.includes(needle) ||
-        files.some((f) => {
-          try {
-            if (readFileSync(f).includes(Buffer.from(needle))) return true;
-          } catch { return false; }
-          return f.endsWith('.bin') && (clickhouseBinContents(f)?.includes(Buffer.from(needle)) ?? false);
-        });
+      // Every file's bytes, read once per look; ClickHouse's column files (LZ4 blocks) also
+      // decompressed. A file removed meanwhile (a merge) is skipped.
+      const snapshot = () => s.dataPaths.flatMap(listFiles).flatMap((f) => {
+        let bytes: Buffer;
+        try { bytes = readFileSync(f); } catch { return []; }
+        const bin = f.endsWith('.bin') ? clickhouseBinContents(f) : undefined;
+        return [{ f, bytes, bin }];
+      });
+      let onDisk = snapshot();
+      const found = (needle: string) => {
+        const n = Buffer.from(needle);
+        return texts.includes(needle) || onDisk.some((x) => x.bytes.includes(n) || (x.bin?.includes(n) ?? false));
+      };
       // A server may write its parts a little after the insert returned (seen with ClickHouse on
       // a busy machine): wait for the control value before trusting the search.
       for (let i = 0; i < 60 && !found(control); i++) {
         await new Promise((r) => setTimeout(r, 500));
-        files = s.dataPaths.flatMap(listFiles);
+        onDisk = snapshot();
       }
       assert.ok(found(control), 'the control value (a ConfigMap) is found in the files: the search sees stored bytes');
       if (kind === 'clickhouse') {
-        const bins = files.filter((f) => f.endsWith('.bin'));
+        const bins = onDisk.filter((x) => x.f.endsWith('.bin'));
         assert.ok(bins.length > 0);
-        for (const f of bins) assert.ok(clickhouseBinContents(f) !== undefined, `${f} decompresses`);
+        for (const x of bins) assert.ok(x.bin !== undefined, `${x.f} decompresses`);
       }
       for (const v of values) {
         assert.ok(!found(v), `secret value ${v} is in the ${kind} files`);
